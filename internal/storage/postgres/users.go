@@ -1,0 +1,138 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/idp/idp/internal/storage"
+)
+
+const userColumns = `id, email, name, password_hash, is_active, is_staff, is_superuser, is_admin,
+	date_joined, last_login, password_changed_at`
+
+func scanUser(row pgx.Row) (storage.User, error) {
+	var u storage.User
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.IsActive, &u.IsStaff, &u.IsSuperuser, &u.IsAdmin,
+		tsz{&u.DateJoined}, tsz{&u.LastLogin}, tsz{&u.PasswordChangedAt})
+	return u, err
+}
+
+// CreateUser inserts u and returns it as stored, with its new ID.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
+	if err := checkText(u.Email, u.Name, u.PasswordHash); err != nil {
+		return storage.User{}, fmt.Errorf("create user: %w", err)
+	}
+	created, err := scanUser(s.pool.QueryRow(ctx, `INSERT INTO users (email, email_key, name, password_hash,
+		is_active, is_staff, is_superuser, is_admin, date_joined, last_login, password_changed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+userColumns,
+		u.Email, storage.EmailKey(u.Email), u.Name, u.PasswordHash,
+		u.IsActive, u.IsStaff, u.IsSuperuser, u.IsAdmin,
+		ts(u.DateJoined), ts(u.LastLogin), ts(u.PasswordChangedAt)))
+	if err != nil {
+		return storage.User{}, fmt.Errorf("create user: %w", translate(err))
+	}
+	return created, nil
+}
+
+// GetUser returns the user with that id.
+func (s *Store) GetUser(ctx context.Context, id int64) (storage.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return storage.User{}, fmt.Errorf("get user %d: %w", id, translate(err))
+	}
+	return u, nil
+}
+
+// GetUserByEmail looks the user up by storage.EmailKey(email).
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
+	if !validText(email) {
+		return storage.User{}, fmt.Errorf("get user by email: %w", storage.ErrNotFound)
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`,
+		storage.EmailKey(email)))
+	if err != nil {
+		return storage.User{}, fmt.Errorf("get user by email: %w", translate(err))
+	}
+	return u, nil
+}
+
+// ListUsers returns up to limit users with id > afterID, by id.
+func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]storage.User, error) {
+	users := []storage.User{}
+	if limit <= 0 {
+		return users, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`,
+		afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// SetLastLogin records a successful login.
+func (s *Store) SetLastLogin(ctx context.Context, id int64, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET last_login = $1 WHERE id = $2`, ts(at), id)
+	if err == nil {
+		err = affected(tag)
+	}
+	if err != nil {
+		return fmt.Errorf("set last login of user %d: %w", id, translate(err))
+	}
+	return nil
+}
+
+// SetPasswordHash replaces the hash, and PasswordChangedAt unless changedAt
+// is zero.
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, changedAt time.Time) error {
+	if err := checkText(hash); err != nil {
+		return fmt.Errorf("set password of user %d: %w", id, err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1,
+		password_changed_at = COALESCE($2::timestamptz, password_changed_at) WHERE id = $3`, hash, ts(changedAt), id)
+	if err == nil {
+		err = affected(tag)
+	}
+	if err != nil {
+		return fmt.Errorf("set password of user %d: %w", id, translate(err))
+	}
+	return nil
+}
+
+// SetUserActive activates or deactivates the user.
+func (s *Store) SetUserActive(ctx context.Context, id int64, active bool) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET is_active = $1 WHERE id = $2`, active, id)
+	if err == nil {
+		err = affected(tag)
+	}
+	if err != nil {
+		return fmt.Errorf("set active of user %d: %w", id, translate(err))
+	}
+	return nil
+}
+
+// DeleteUser removes the user; its families go by ON DELETE CASCADE.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err == nil {
+		err = affected(tag)
+	}
+	if err != nil {
+		return fmt.Errorf("delete user %d: %w", id, translate(err))
+	}
+	return nil
+}
