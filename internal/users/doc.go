@@ -1,0 +1,14 @@
+// Package users owns accounts: email normalisation, registration
+// validation with Django REST Framework's field messages, the password
+// policy (Django's four default validators), and password hashing
+// (argon2id in PHC strings; bcrypt and Django's hashers verified for
+// migrated users and transparently upgraded on login).
+//
+// The same Service serves the HTTP API and the CLI. It knows nothing of
+// HTTP: callers render *ValidationError (JSON in the contract's
+// {"field":["message"]} shape) and map ErrInvalidCredentials to their 401.
+//
+// It may import internal/storage and the standard library,
+// golang.org/x/crypto, golang.org/x/net/idna and golang.org/x/sync; nothing
+// else of idp's.
+package users

@@ -1,0 +1,581 @@
+package users
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/idp/idp/internal/storage"
+)
+
+var (
+	// ErrInvalidCredentials: unknown email, wrong password or inactive
+	// user. The three are indistinguishable, in the answer and in time.
+	ErrInvalidCredentials = errors.New("users: invalid credentials")
+
+	// The manager's ValueErrors (Django's create_user/create_superuser),
+	// worded as there.
+	ErrEmailRequired            = errors.New("The Email must be set")
+	ErrSuperuserMustBeStaff     = errors.New("Superuser must have is_staff=True.")
+	ErrSuperuserMustBeSuperuser = errors.New("Superuser must have is_superuser=True.")
+)
+
+// Field limits of the tutorial's model and serializer.
+const (
+	maxNameLength     = 100
+	maxEmailFieldLen  = 100
+	maxPasswordLength = 128
+)
+
+// Options configure a Service.
+type Options struct {
+	Store storage.Users
+	// Argon2 are the parameters of new hashes; zero fields → OWASP's
+	// minimum, m=19456 KiB, t=2, p=1.
+	Argon2 Argon2Params
+	// MinPasswordLength is MinimumLengthValidator's min_length; zero → 8.
+	MinPasswordLength int
+	// Now is the clock; nil → time.Now.
+	Now func() time.Time
+	// Logger; nil → discard. Passwords and hashes are never logged.
+	Logger *slog.Logger
+
+	// Families, if set, has the user's refresh-token families revoked when
+	// SetPassword changes the password or SetActive deactivates the user.
+	// Nil leaves that to the caller.
+	Families storage.Families
+	// MaxConcurrentHashes bounds how many password hashes (each needs
+	// Argon2.MemoryKiB of memory and a core for tens of milliseconds) run at
+	// once; the rest wait their turn or their context's end. Zero → 2 ×
+	// GOMAXPROCS.
+	MaxConcurrentHashes int
+}
+
+// Service is the accounts core shared by the HTTP API and the CLI.
+type Service struct {
+	store    storage.Users
+	families storage.Families
+	hasher   *Hasher
+	policy   passwordPolicy
+	now      func() time.Time
+	log      *slog.Logger
+	hashing  *semaphore.Weighted
+	// dummyHash is verified against when the email is unknown, so that
+	// the answer takes as long as for a known user.
+	dummyHash string
+}
+
+// New checks opts, loads the common-password list and precomputes the
+// dummy hash used for unknown users.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil {
+		return nil, errors.New("users: no store")
+	}
+	if opts.MinPasswordLength < 0 {
+		return nil, fmt.Errorf("users: min password length %d is negative", opts.MinPasswordLength)
+	}
+	if opts.MinPasswordLength > maxPasswordLength {
+		return nil, fmt.Errorf("users: min password length %d exceeds the maximum of %d", opts.MinPasswordLength, maxPasswordLength)
+	}
+	if opts.MaxConcurrentHashes < 0 {
+		return nil, fmt.Errorf("users: max concurrent hashes %d is negative", opts.MaxConcurrentHashes)
+	}
+	common, err := commonPasswords()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		store:    opts.Store,
+		families: opts.Families,
+		hasher:   NewHasher(opts.Argon2),
+		policy:   passwordPolicy{minLength: cmpOr(opts.MinPasswordLength, 8), common: common},
+		now:      opts.Now,
+		log:      opts.Logger,
+		hashing:  semaphore.NewWeighted(int64(cmpOr(opts.MaxConcurrentHashes, 2*runtime.GOMAXPROCS(0)))),
+	}
+	if p := s.hasher.Params(); p.Iterations > defaultVerifyLimits.argon2Iterations || p.MemoryKiB > defaultVerifyLimits.argon2MemoryKiB {
+		return nil, fmt.Errorf("users: argon2 parameters %s exceed the verifiable maximum m=%d,t=%d",
+			p, defaultVerifyLimits.argon2MemoryKiB, defaultVerifyLimits.argon2Iterations)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.dummyHash, err = s.hasher.Hash(rand.Text())
+	if err != nil {
+		return nil, fmt.Errorf("users: dummy hash: %w", err)
+	}
+	return s, nil
+}
+
+func cmpOr(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Hasher returns the service's password hasher.
+func (s *Service) Hasher() *Hasher { return s.hasher }
+
+// Registration is the body of POST register/.
+type Registration struct {
+	Name, Email, Password string
+}
+
+// ValidateRegistration checks r as the tutorial's serializer would (name,
+// email, password; whitespace trimmed) plus idp's password policy, without
+// I/O. It returns nil when r is valid.
+func (s *Service) ValidateRegistration(r Registration) *ValidationError {
+	return s.validateRegistration(r).orNil()
+}
+
+func (ve *ValidationError) orNil() *ValidationError {
+	if ve.Empty() {
+		return nil
+	}
+	return ve
+}
+
+func (s *Service) validateRegistration(r Registration) *ValidationError {
+	ve := &ValidationError{}
+	email := pyStrip(r.Email)
+	for _, m := range checkName(pyStrip(r.Name), false) {
+		ve.Add(FieldName, m)
+	}
+	for _, m := range checkEmail(email) {
+		ve.Add(FieldEmail, m)
+	}
+	for _, m := range s.checkPassword(pyStrip(r.Password), email) {
+		ve.Add(FieldPassword, m)
+	}
+	return ve
+}
+
+// ValidatePassword applies the password field's rules (blank, length,
+// null characters) and the policy to password, trimmed, for a user with
+// that email (used by the similarity check; may be empty). It returns nil
+// when the password is acceptable.
+func (s *Service) ValidatePassword(password, email string) *ValidationError {
+	ve := &ValidationError{}
+	for _, m := range s.checkPassword(pyStrip(password), pyStrip(email)) {
+		ve.Add(FieldPassword, m)
+	}
+	return ve.orNil()
+}
+
+// checkName is DRF's CharField(max_length=100) on a trimmed value;
+// allowBlank for the CLI, where Django's create_user does not require it.
+func checkName(name string, allowBlank bool) []string {
+	if name == "" {
+		if allowBlank {
+			return nil
+		}
+		return []string{MsgBlank}
+	}
+	var msgs []string
+	if utf8.RuneCountInString(name) > maxNameLength {
+		msgs = append(msgs, MsgMaxLength100)
+	}
+	if hasNull(name) {
+		msgs = append(msgs, MsgNullCharacter)
+	}
+	return msgs
+}
+
+// checkEmail is DRF's EmailField(max_length=100) on a trimmed value: its
+// validators run in order and all their messages are reported.
+func checkEmail(email string) []string {
+	if email == "" {
+		return []string{MsgBlank}
+	}
+	var msgs []string
+	if utf8.RuneCountInString(email) > maxEmailFieldLen {
+		msgs = append(msgs, MsgMaxLength100)
+	}
+	if hasNull(email) {
+		msgs = append(msgs, MsgNullCharacter)
+	}
+	if !validEmail(email) {
+		msgs = append(msgs, MsgInvalidEmail)
+	}
+	return msgs
+}
+
+// checkPassword is DRF's CharField(max_length=128) on the trimmed
+// password, then, if that passed, the policy.
+func (s *Service) checkPassword(password, email string) []string {
+	if password == "" {
+		return []string{MsgBlank}
+	}
+	var msgs []string
+	if utf8.RuneCountInString(password) > maxPasswordLength {
+		msgs = append(msgs, MsgMaxLength128)
+	}
+	if hasNull(password) {
+		msgs = append(msgs, MsgNullCharacter)
+	}
+	if len(msgs) > 0 {
+		return msgs
+	}
+	return s.policy.check(password, email)
+}
+
+func hasNull(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Register validates r and creates an active, unprivileged user with the
+// normalised email. Field problems, a taken email included (in any case,
+// and also when a concurrent registration wins the race), come back as a
+// *ValidationError; anything else is a storage failure.
+func (s *Service) Register(ctx context.Context, r Registration) (storage.User, error) {
+	ve := s.validateRegistration(r)
+	now := s.now()
+	u := storage.User{
+		Email:             NormalizeEmail(pyStrip(r.Email)),
+		Name:              pyStrip(r.Name),
+		IsActive:          true,
+		DateJoined:        now,
+		PasswordChangedAt: now,
+	}
+	created, err := s.create(ctx, u, pyStrip(r.Password), ve)
+	if err != nil {
+		return storage.User{}, err
+	}
+	s.log.InfoContext(ctx, "user registered", "user_id", created.ID)
+	return created, nil
+}
+
+// create finishes ve with the uniqueness check (a read, which spares a
+// hash for an obvious duplicate), hashes the password and inserts u. The
+// unique index decides races: ErrConflict is the same field error.
+func (s *Service) create(ctx context.Context, u storage.User, password string, ve *ValidationError) (storage.User, error) {
+	if !ve.Has(FieldEmail) {
+		_, err := s.store.GetUserByEmail(ctx, u.Email)
+		switch {
+		case err == nil:
+			ve.Add(FieldEmail, MsgEmailTaken)
+		case !errors.Is(err, storage.ErrNotFound):
+			return storage.User{}, fmt.Errorf("create user: %w", err)
+		}
+	}
+	if !ve.Empty() {
+		return storage.User{}, sortFields(ve)
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return storage.User{}, err
+	}
+	u.PasswordHash = hash
+	created, err := s.store.CreateUser(ctx, u)
+	if errors.Is(err, storage.ErrConflict) {
+		taken := &ValidationError{}
+		taken.Add(FieldEmail, MsgEmailTaken)
+		return storage.User{}, taken
+	}
+	if err != nil {
+		return storage.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return created, nil
+}
+
+// sortFields puts ve's fields in the contract's order name, email,
+// password (the uniqueness check may add email after password).
+func sortFields(ve *ValidationError) *ValidationError {
+	out := &ValidationError{}
+	for _, f := range []string{FieldName, FieldEmail, FieldPassword} {
+		for _, m := range ve.Messages(f) {
+			out.Add(f, m)
+		}
+	}
+	for _, f := range ve.Fields {
+		if f.Field != FieldName && f.Field != FieldEmail && f.Field != FieldPassword {
+			for _, m := range f.Messages {
+				out.Add(f.Field, m)
+			}
+		}
+	}
+	return out
+}
+
+// hash computes a new argon2id hash, waiting for a hashing slot.
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	if err := s.hashing.Acquire(ctx, 1); err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	defer s.hashing.Release(1)
+	return s.hasher.Hash(password)
+}
+
+// verify checks password against encoded, waiting for a hashing slot. A
+// hash of no known format (an unusable password, say) costs a verification
+// of the dummy hash, so that it cannot be told apart by time.
+func (s *Service) verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
+	if err := s.hashing.Acquire(ctx, 1); err != nil {
+		return false, false, fmt.Errorf("verify password: %w", err)
+	}
+	defer s.hashing.Release(1)
+	if !recognizes(encoded) {
+		s.hasher.Verify(s.dummyHash, password)
+		return false, false, nil
+	}
+	ok, needsRehash = s.hasher.Verify(encoded, password)
+	return ok, needsRehash, nil
+}
+
+// NewUser is an account created by an operator (the CLI). Nil flags take
+// the defaults of CreateUser or CreateSuperuser.
+type NewUser struct {
+	Email, Name, Password                   string
+	IsActive, IsStaff, IsSuperuser, IsAdmin *bool
+}
+
+// CreateUser is Django's create_user: the email is required
+// (ErrEmailRequired) and normalised; name, email and password are checked
+// like a registration's (the name may be blank) and the password policy
+// applies, so operators cannot create weak passwords either. Flags
+// default to active and unprivileged.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (storage.User, error) {
+	email := pyStrip(nu.Email)
+	if email == "" {
+		return storage.User{}, ErrEmailRequired
+	}
+	ve := &ValidationError{}
+	name := pyStrip(nu.Name)
+	for _, m := range checkName(name, true) {
+		ve.Add(FieldName, m)
+	}
+	for _, m := range checkEmail(email) {
+		ve.Add(FieldEmail, m)
+	}
+	for _, m := range s.checkPassword(pyStrip(nu.Password), email) {
+		ve.Add(FieldPassword, m)
+	}
+	now := s.now()
+	u := storage.User{
+		Email:             NormalizeEmail(email),
+		Name:              name,
+		IsActive:          flag(nu.IsActive, true),
+		IsStaff:           flag(nu.IsStaff, false),
+		IsSuperuser:       flag(nu.IsSuperuser, false),
+		IsAdmin:           flag(nu.IsAdmin, false),
+		DateJoined:        now,
+		PasswordChangedAt: now,
+	}
+	created, err := s.create(ctx, u, pyStrip(nu.Password), ve)
+	if err != nil {
+		return storage.User{}, err
+	}
+	s.log.InfoContext(ctx, "user created", "user_id", created.ID,
+		"is_staff", created.IsStaff, "is_superuser", created.IsSuperuser, "is_admin", created.IsAdmin)
+	return created, nil
+}
+
+// CreateSuperuser is Django's create_superuser: staff, superuser and
+// active default to true, and an explicit false staff or superuser flag is
+// an error (ErrSuperuserMustBeStaff, ErrSuperuserMustBeSuperuser).
+func (s *Service) CreateSuperuser(ctx context.Context, nu NewUser) (storage.User, error) {
+	nu.IsStaff = defaultFlag(nu.IsStaff, true)
+	nu.IsSuperuser = defaultFlag(nu.IsSuperuser, true)
+	nu.IsActive = defaultFlag(nu.IsActive, true)
+	if !*nu.IsStaff {
+		return storage.User{}, ErrSuperuserMustBeStaff
+	}
+	if !*nu.IsSuperuser {
+		return storage.User{}, ErrSuperuserMustBeSuperuser
+	}
+	return s.CreateUser(ctx, nu)
+}
+
+func flag(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func defaultFlag(p *bool, def bool) *bool {
+	if p == nil {
+		return &def
+	}
+	return p
+}
+
+// Authenticate checks an email and password (trimmed, as DRF does) and
+// returns the user, recording the login time. Unknown email, wrong
+// password and inactive user all give ErrInvalidCredentials after the same
+// hashing work. A hash in an outdated format or with other parameters is
+// replaced by a fresh argon2id hash (without touching PasswordChangedAt).
+// Storage failures are returned wrapped.
+func (s *Service) Authenticate(ctx context.Context, email, password string) (storage.User, error) {
+	password = pyStrip(password)
+	u, err := s.store.GetUserByEmail(ctx, pyStrip(email))
+	if errors.Is(err, storage.ErrNotFound) {
+		if _, _, err := s.verify(ctx, s.dummyHash, password); err != nil {
+			return storage.User{}, err
+		}
+		return storage.User{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return storage.User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	// The password first, is_active after: the same work either way.
+	ok, needsRehash, err := s.verify(ctx, u.PasswordHash, password)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if !ok || !u.IsActive {
+		return storage.User{}, ErrInvalidCredentials
+	}
+	now := s.now()
+	if err := s.store.SetLastLogin(ctx, u.ID, now); err != nil {
+		if errors.Is(err, storage.ErrNotFound) { // deleted meanwhile
+			return storage.User{}, ErrInvalidCredentials
+		}
+		return storage.User{}, fmt.Errorf("authenticate: record login: %w", err)
+	}
+	u.LastLogin = now
+	if needsRehash {
+		if hash, ok := s.rehash(ctx, u, password); ok {
+			u.PasswordHash = hash
+		}
+	}
+	return u, nil
+}
+
+// PasswordHashSwapper is implemented by stores that can replace a
+// password hash only while it is still the one read (one conditional
+// UPDATE … WHERE password_hash = old). ErrNotFound when the user is gone
+// or the hash has changed. Without it, a rehash on login re-reads the
+// hash just before writing, which narrows but does not close the window
+// in which an administrator's concurrent password reset could be undone.
+type PasswordHashSwapper interface {
+	SwapPasswordHash(ctx context.Context, id int64, oldHash, newHash string) error
+}
+
+// rehash upgrades u's hash after a successful login. It is best-effort:
+// a failure is logged and the login stands.
+func (s *Service) rehash(ctx context.Context, u storage.User, password string) (string, bool) {
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		s.log.WarnContext(ctx, "password rehash failed", "user_id", u.ID, "err", err)
+		return "", false
+	}
+	if swapper, ok := s.store.(PasswordHashSwapper); ok {
+		err = swapper.SwapPasswordHash(ctx, u.ID, u.PasswordHash, hash)
+	} else {
+		var current storage.User
+		current, err = s.store.GetUser(ctx, u.ID)
+		if err == nil && current.PasswordHash != u.PasswordHash {
+			err = storage.ErrNotFound
+		}
+		if err == nil {
+			err = s.store.SetPasswordHash(ctx, u.ID, hash, time.Time{})
+		}
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		s.log.InfoContext(ctx, "password rehash skipped: password changed meanwhile", "user_id", u.ID)
+		return "", false
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "password rehash failed", "user_id", u.ID, "err", err)
+		return "", false
+	}
+	s.log.InfoContext(ctx, "password rehashed", "user_id", u.ID, "params", s.hasher.Params().String())
+	return hash, true
+}
+
+// Get returns the user with that id (storage.ErrNotFound, wrapped, if
+// none).
+func (s *Service) Get(ctx context.Context, id int64) (storage.User, error) {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return storage.User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// List returns up to limit users with id > afterID, by id.
+func (s *Service) List(ctx context.Context, afterID int64, limit int) ([]storage.User, error) {
+	us, err := s.store.ListUsers(ctx, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+// SetPassword sets a new password (trimmed) after the password rules and
+// policy (a *ValidationError on "password"), records PasswordChangedAt
+// and, with Options.Families, revokes the user's sessions.
+func (s *Service) SetPassword(ctx context.Context, id int64, password string) error {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	password = pyStrip(password)
+	if ve := s.ValidatePassword(password, u.Email); ve != nil {
+		return ve
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.store.SetPasswordHash(ctx, id, hash, now); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	s.log.InfoContext(ctx, "password changed", "user_id", id)
+	return s.revokeSessions(ctx, id, now, "password_changed")
+}
+
+// SetActive activates or deactivates the user; deactivating revokes its
+// sessions when Options.Families is set.
+func (s *Service) SetActive(ctx context.Context, id int64, active bool) error {
+	if err := s.store.SetUserActive(ctx, id, active); err != nil {
+		return fmt.Errorf("set user active: %w", err)
+	}
+	s.log.InfoContext(ctx, "user active changed", "user_id", id, "active", active)
+	if active {
+		return nil
+	}
+	return s.revokeSessions(ctx, id, s.now(), "user_deactivated")
+}
+
+// Delete removes the user (its refresh families go with it, by cascade).
+func (s *Service) Delete(ctx context.Context, id int64) error {
+	if err := s.store.DeleteUser(ctx, id); err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	s.log.InfoContext(ctx, "user deleted", "user_id", id)
+	return nil
+}
+
+func (s *Service) revokeSessions(ctx context.Context, id int64, at time.Time, reason string) error {
+	if s.families == nil {
+		return nil
+	}
+	n, err := s.families.RevokeUserFamilies(ctx, id, at, reason)
+	if err != nil {
+		return fmt.Errorf("revoke sessions of user %d: %w", id, err)
+	}
+	if n > 0 {
+		s.log.InfoContext(ctx, "sessions revoked", "user_id", id, "families", n, "reason", reason)
+	}
+	return nil
+}
