@@ -1,0 +1,216 @@
+package tokens
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/idp/idp/internal/signer"
+	"github.com/idp/idp/internal/storage"
+)
+
+// Claim names idp sets besides the registered ones.
+const (
+	claimTokenType = "token_type"
+	claimEmail     = "email"
+	claimFamily    = "fid"
+	claimAuthTime  = "auth_time"
+)
+
+// maxUserAgent bounds the user agent stored on a family.
+const maxUserAgent = 512
+
+// Pair is an access token and its refresh token.
+type Pair struct {
+	Access, Refresh string
+}
+
+// Client describes who asked for tokens; it is stored on the family and
+// in audit events.
+type Client struct {
+	IP, UserAgent string
+}
+
+// AccessClaims is what a verified access token says.
+type AccessClaims struct {
+	UserID    int64
+	Email     string
+	JTI       string
+	KID       string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// claimWriter appends claims to a JSON object in a fixed order, so that
+// the same inputs always give the same bytes.
+type claimWriter struct{ b []byte }
+
+func (w *claimWriter) name(n string) {
+	if len(w.b) == 0 {
+		w.b = append(w.b, '{')
+	} else {
+		w.b = append(w.b, ',')
+	}
+	w.b = appendString(w.b, n)
+	w.b = append(w.b, ':')
+}
+
+func (w *claimWriter) str(n, v string) { w.name(n); w.b = appendString(w.b, v) }
+
+func (w *claimWriter) int(n string, v int64) { w.name(n); w.b = strconv.AppendInt(w.b, v, 10) }
+
+func (w *claimWriter) aud(v []string) {
+	switch len(v) {
+	case 0:
+	case 1:
+		w.str("aud", v[0])
+	default:
+		w.name("aud")
+		for i, a := range v {
+			if i == 0 {
+				w.b = append(w.b, '[')
+			} else {
+				w.b = append(w.b, ',')
+			}
+			w.b = appendString(w.b, a)
+		}
+		w.b = append(w.b, ']')
+	}
+}
+
+func (w *claimWriter) bytes() []byte { return append(w.b, '}') }
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+// signAccess makes an access token for u, issued at now.
+func (s *Service) signAccess(u storage.User, now time.Time) (string, AccessClaims, error) {
+	key, err := s.keys.SigningKey(s.accessAlg)
+	if err != nil {
+		return "", AccessClaims{}, fmt.Errorf("access token: %w", err)
+	}
+	iat := now.Truncate(time.Second) // never in the future
+	ac := AccessClaims{
+		UserID:    u.ID,
+		Email:     u.Email,
+		JTI:       newJTI(),
+		KID:       key.KID,
+		IssuedAt:  iat,
+		ExpiresAt: iat.Add(s.accessTTL),
+	}
+	// SimpleJWT's claim order first, then the standard ones.
+	var w claimWriter
+	w.str(claimTokenType, "access")
+	w.int("exp", ac.ExpiresAt.Unix())
+	w.int("iat", ac.IssuedAt.Unix())
+	w.str("jti", ac.JTI)
+	w.int(s.userIDClaim, u.ID)
+	w.str("iss", s.issuer)
+	w.str("sub", strconv.FormatInt(u.ID, 10))
+	w.aud(s.audience)
+	w.str(claimEmail, u.Email)
+	tok, err := sign(key, kinds[kindAccess].typ, w.bytes())
+	if err != nil {
+		return "", AccessClaims{}, fmt.Errorf("access token: %w", err)
+	}
+	return tok, ac, nil
+}
+
+// signRefresh makes the current refresh token of family f. It is a pure
+// function of the family row and the configuration (PKCS#1 v1.5 and
+// Ed25519 signatures are deterministic), so the same row always gives the
+// same bytes: the grace answer re-signs the token the winner received.
+func (s *Service) signRefresh(f storage.Family) (string, error) {
+	key, err := s.keys.VerificationKey(f.CurrentKID)
+	if err != nil {
+		return "", fmt.Errorf("refresh token: key %s: %w", f.CurrentKID, err)
+	}
+	if key.Signer() == nil {
+		return "", fmt.Errorf("refresh token: key %s has no private key", f.CurrentKID)
+	}
+	exp := f.RotatedAt.Add(s.refreshTTL)
+	if f.ExpiresAt.Before(exp) {
+		exp = f.ExpiresAt
+	}
+	var w claimWriter
+	w.str(claimTokenType, "refresh")
+	w.int("exp", exp.Unix())
+	w.int("iat", f.RotatedAt.Unix())
+	w.str("jti", f.CurrentJTI)
+	w.int(s.userIDClaim, f.UserID)
+	w.str("iss", s.issuer)
+	w.str("sub", strconv.FormatInt(f.UserID, 10))
+	w.str("aud", s.issuer)
+	w.str(claimFamily, f.ID)
+	w.int(claimAuthTime, f.CreatedAt.Unix())
+	tok, err := sign(key, kinds[kindRefresh].typ, w.bytes())
+	if err != nil {
+		return "", fmt.Errorf("refresh token: %w", err)
+	}
+	return tok, nil
+}
+
+// sign makes a compact JWS of payload with header {"alg","kid","typ"}.
+func sign(key *signer.Key, typ string, payload []byte) (string, error) {
+	if key.Signer() == nil {
+		return "", fmt.Errorf("key %s has no private key", key.KID)
+	}
+	h := jws.NewHeaders()
+	if err := h.Set(jws.KeyIDKey, key.KID); err != nil {
+		return "", err
+	}
+	if err := h.Set(jws.TypeKey, typ); err != nil {
+		return "", err
+	}
+	out, err := jws.Sign(payload, jws.WithKey(key.Alg, key.Signer(), jws.WithProtectedHeaders(h)))
+	if err != nil {
+		return "", fmt.Errorf("sign with %s: %w", key.KID, err)
+	}
+	return string(out), nil
+}
+
+// newJTI is a random UUIDv4 as 32 lowercase hex characters, like
+// SimpleJWT's uuid4().hex.
+func newJTI() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return hex.EncodeToString(b[:])
+}
+
+// newFamilyID is 128 random bits in hex.
+func newFamilyID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// storeTime is t as stored: truncated to microseconds, which both stores
+// keep exactly, so a row read back signs the same token as the row written.
+func storeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// cleanText makes client-supplied text storable: valid UTF-8, no NUL, at
+// most max bytes.
+func cleanText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
