@@ -1,0 +1,164 @@
+// Package config owns idp's configuration: the typed Config, its defaults
+// (Default, the one place they live), loading from configs/idp.yaml, IDP_*
+// environment variables and command-line flags (in rising precedence), and
+// Validate, which reports every problem at once. Viper never leaves this
+// package; everything else receives a Config value.
+package config
+
+import (
+	"time"
+)
+
+// Environment names.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Config is idp's whole configuration. The mapstructure tags are the keys
+// used in the YAML file; the environment variable of a key is IDP_ plus the
+// key upper-cased with dots replaced by underscores (http.addr →
+// IDP_HTTP_ADDR).
+type Config struct {
+	Env       string    `mapstructure:"env"`
+	HTTP      HTTP      `mapstructure:"http"`
+	Database  Database  `mapstructure:"database"`
+	Log       Log       `mapstructure:"log"`
+	Tokens    Tokens    `mapstructure:"tokens"`
+	Keys      Keys      `mapstructure:"keys"`
+	JWKS      JWKS      `mapstructure:"jwks"`
+	Passwords Passwords `mapstructure:"passwords"`
+}
+
+// HTTP is the listener and the API surface.
+type HTTP struct {
+	Addr            string        `mapstructure:"addr"`
+	APIPrefix       string        `mapstructure:"api_prefix"`
+	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
+	ReadTimeout     time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed when
+	// recording a client's IP. Empty: the TCP peer address is used.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+}
+
+// Database selects the store.
+type Database struct {
+	// URL of a PostgreSQL database; empty selects the embedded SQLite store.
+	URL string `mapstructure:"url"`
+	// SQLitePath is the embedded store's file.
+	SQLitePath string `mapstructure:"sqlite_path"`
+	// MaxConns caps the PostgreSQL pool.
+	MaxConns int32 `mapstructure:"max_conns"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// Tokens configures access and refresh tokens.
+type Tokens struct {
+	// Issuer is the iss claim and the base of discovery URLs. Empty in
+	// development: derived from http.addr.
+	Issuer string `mapstructure:"issuer"`
+	// Audience is the aud claim of access tokens; empty: none.
+	Audience    []string      `mapstructure:"audience"`
+	AccessTTL   time.Duration `mapstructure:"access_ttl"`
+	RefreshTTL  time.Duration `mapstructure:"refresh_ttl"`
+	SessionTTL  time.Duration `mapstructure:"session_ttl"`
+	UserIDClaim string        `mapstructure:"user_id_claim"`
+	Leeway      time.Duration `mapstructure:"leeway"`
+	// RefreshGrace is how long the immediate predecessor of a family's
+	// current refresh token is still answered (two tabs refreshing at once).
+	RefreshGrace time.Duration `mapstructure:"refresh_grace"`
+}
+
+// Keys configures signing keys.
+type Keys struct {
+	// Algorithm signs access and refresh tokens: RS256 or EdDSA.
+	Algorithm string `mapstructure:"algorithm"`
+	RSABits   int    `mapstructure:"rsa_bits"`
+	// EncryptionKeys are base64 256-bit key-encryption keys. The first
+	// encrypts; all decrypt. Secrets: never printed.
+	EncryptionKeys []string `mapstructure:"encryption_keys"`
+	// KEKFile is where development generates and keeps a KEK when
+	// EncryptionKeys is empty.
+	KEKFile string `mapstructure:"kek_file"`
+}
+
+// JWKS configures the published key set.
+type JWKS struct {
+	MaxAge time.Duration `mapstructure:"max_age"`
+}
+
+// Passwords configures hashing and policy.
+type Passwords struct {
+	Argon2    Argon2 `mapstructure:"argon2"`
+	MinLength int    `mapstructure:"min_length"`
+}
+
+// Argon2 holds the argon2id cost parameters.
+type Argon2 struct {
+	MemoryKiB   uint32 `mapstructure:"memory_kib"`
+	Iterations  uint32 `mapstructure:"iterations"`
+	Parallelism uint8  `mapstructure:"parallelism"`
+}
+
+// Default returns the defaults: the only place they are written down
+// (configs/idp.yaml repeats them for the reader; a test keeps the two equal).
+func Default() Config {
+	return Config{
+		Env: EnvDevelopment,
+		HTTP: HTTP{
+			Addr:            "127.0.0.1:8080",
+			APIPrefix:       "/api",
+			MaxBodyBytes:    64 << 10,
+			ReadTimeout:     10 * time.Second,
+			WriteTimeout:    15 * time.Second,
+			IdleTimeout:     60 * time.Second,
+			ShutdownTimeout: 20 * time.Second,
+			TrustedProxies:  []string{},
+		},
+		Database: Database{
+			URL:        "",
+			SQLitePath: "data/idp.db",
+			MaxConns:   16,
+		},
+		Log: Log{Level: "info", Format: "text"},
+		Tokens: Tokens{
+			Issuer:       "",
+			Audience:     []string{},
+			AccessTTL:    5 * time.Minute,
+			RefreshTTL:   24 * time.Hour,
+			SessionTTL:   30 * 24 * time.Hour,
+			UserIDClaim:  "user_id",
+			Leeway:       30 * time.Second,
+			RefreshGrace: 10 * time.Second,
+		},
+		Keys: Keys{
+			Algorithm:      "RS256",
+			RSABits:        2048,
+			EncryptionKeys: []string{},
+			KEKFile:        "keys/kek",
+		},
+		JWKS: JWKS{MaxAge: 5 * time.Minute},
+		Passwords: Passwords{
+			// OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+			Argon2:    Argon2{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
+			MinLength: 8,
+		},
+	}
+}
+
+// IssuerURL is the issuer: tokens.issuer, or in development derived from
+// the listen address.
+func (c Config) IssuerURL() string {
+	if c.Tokens.Issuer != "" {
+		return c.Tokens.Issuer
+	}
+	return "http://" + c.HTTP.Addr
+}
