@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/idp/idp/internal/server"
+	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/users"
+)
+
+func (a *app) usersCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "Manage user accounts"}
+	cmd.AddCommand(a.createUserCmd(false), a.createUserCmd(true), a.listUsersCmd())
+	return cmd
+}
+
+func (a *app) createUserCmd(super bool) *cobra.Command {
+	var (
+		email, name   string
+		passwordStdin bool
+		staff, admin  bool
+		inactive      bool
+	)
+	use, short := "create", "Create a user (Django's create_user)"
+	if super {
+		use, short = "createsuperuser", "Create a superuser: staff, superuser and active (Django's create_superuser)"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long: short + `.
+
+The password is read from a prompt (typed twice, not echoed) or, with --password-stdin, from
+the first line of standard input. It is never taken from a flag, so it never lands in shell
+history or the process list.`,
+		Example: "  idp users " + use + " --email alice@example.com --name Alice\n" +
+			"  printf '%s\\n' \"$PASSWORD\" | idp users " + use + " --email alice@example.com --name Alice --password-stdin",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			password, err := a.readPassword(passwordStdin)
+			if err != nil {
+				return err
+			}
+			cfg, store, log, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			us, err := server.NewUsers(cfg, store, time.Now, log)
+			if err != nil {
+				return err
+			}
+			nu := users.NewUser{Email: email, Name: name, Password: password}
+			if !super {
+				nu.IsStaff, nu.IsAdmin = &staff, &admin
+				active := !inactive
+				nu.IsActive = &active
+			}
+			var u storage.User
+			if super {
+				u, err = us.CreateSuperuser(ctx, nu)
+			} else {
+				u, err = us.CreateUser(ctx, nu)
+			}
+			if err != nil {
+				var ve *users.ValidationError
+				if errors.As(err, &ve) {
+					return fmt.Errorf("user not created:\n%s", formatValidation(ve))
+				}
+				return err
+			}
+			fmt.Fprintf(a.stdout, "created user %d <%s>%s\n", u.ID, u.Email, flagsOf(u))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "email address (the login; required)")
+	cmd.Flags().StringVar(&name, "name", "", "display name (required, at most 100 characters)")
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	if !super {
+		cmd.Flags().BoolVar(&staff, "staff", false, "mark the user as staff")
+		cmd.Flags().BoolVar(&admin, "admin", false, "mark the user as admin (is_admin)")
+		cmd.Flags().BoolVar(&inactive, "inactive", false, "create the account deactivated")
+	}
+	return cmd
+}
+
+// readPassword takes the password from stdin's first line or a prompt.
+func (a *app) readPassword(fromStdin bool) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(a.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	f, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", errors.New("standard input is not a terminal: pass --password-stdin and pipe the password in")
+	}
+	fmt.Fprint(a.stderr, "Password: ")
+	p1, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(a.stderr, "Password (again): ")
+	p2, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return "", err
+	}
+	if string(p1) != string(p2) {
+		return "", errors.New("the two passwords differ")
+	}
+	return string(p1), nil
+}
+
+func formatValidation(ve *users.ValidationError) string {
+	var b strings.Builder
+	for _, f := range ve.Fields {
+		for _, m := range f.Messages {
+			fmt.Fprintf(&b, "  %s: %s\n", f.Field, m)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func flagsOf(u storage.User) string {
+	var f []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{u.IsStaff, "staff"}, {u.IsSuperuser, "superuser"}, {u.IsAdmin, "admin"}, {!u.IsActive, "inactive"}} {
+		if x.on {
+			f = append(f, x.name)
+		}
+	}
+	if len(f) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(f, ", ") + ")"
+}
+
+func (a *app) listUsersCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, store, log, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			us, err := server.NewUsers(cfg, store, time.Now, log)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				ID          int64      `json:"id"`
+				Email       string     `json:"email"`
+				Name        string     `json:"name"`
+				IsActive    bool       `json:"is_active"`
+				IsStaff     bool       `json:"is_staff"`
+				IsSuperuser bool       `json:"is_superuser"`
+				IsAdmin     bool       `json:"is_admin"`
+				DateJoined  time.Time  `json:"date_joined"`
+				LastLogin   *time.Time `json:"last_login"`
+			}
+			var rows []row
+			for after := int64(0); ; {
+				page, err := us.List(ctx, after, 500)
+				if err != nil {
+					return err
+				}
+				for _, u := range page {
+					r := row{u.ID, u.Email, u.Name, u.IsActive, u.IsStaff, u.IsSuperuser, u.IsAdmin, u.DateJoined, nil}
+					if !u.LastLogin.IsZero() {
+						ll := u.LastLogin
+						r.LastLogin = &ll
+					}
+					rows = append(rows, r)
+					after = u.ID
+				}
+				if len(page) < 500 {
+					break
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if rows == nil {
+					rows = []row{}
+				}
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tACTIVE\tSTAFF\tSUPERUSER\tADMIN\tJOINED\tLAST LOGIN")
+			for _, r := range rows {
+				last := "never"
+				if r.LastLogin != nil {
+					last = r.LastLogin.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%t\t%t\t%t\t%s\t%s\n", r.ID, r.Email, r.Name, r.IsActive, r.IsStaff, r.IsSuperuser, r.IsAdmin, r.DateJoined.Format(time.RFC3339), last)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}

@@ -1,0 +1,199 @@
+// Package httpapi is idp's HTTP surface: Echo routes, middleware, request
+// decoding and the one error renderer. Handlers decode and validate the
+// request, call the core (users, tokens, signer) through the narrow
+// interfaces declared here, and render the tutorial app's JSON shapes
+// (../shared/seed-api-contract.md). It imports users, tokens, signer and
+// storage (records only); never a storage backend, config or viper.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/idp/idp/internal/signer"
+	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/tokens"
+	"github.com/idp/idp/internal/users"
+)
+
+// Users is what the API needs of accounts.
+type Users interface {
+	ValidateRegistration(r users.Registration) *users.ValidationError
+	Register(ctx context.Context, r users.Registration) (storage.User, error)
+	Authenticate(ctx context.Context, email, password string) (storage.User, error)
+	Get(ctx context.Context, id int64) (storage.User, error)
+}
+
+// Tokens is what the API needs of token issuing and checking.
+type Tokens interface {
+	Login(ctx context.Context, u storage.User, c tokens.Client) (tokens.Pair, error)
+	Refresh(ctx context.Context, refresh string, c tokens.Client) (tokens.Pair, error)
+	VerifyAccess(ctx context.Context, token string) (tokens.AccessClaims, error)
+	Verify(ctx context.Context, token string) error
+}
+
+// Keys publishes the JWKS.
+type Keys interface {
+	JWKS() signer.JWKS
+}
+
+// Options configures the API.
+type Options struct {
+	Users  Users
+	Tokens Tokens
+	Keys   Keys
+	// Ready reports whether idp can serve (database reachable, keys loaded).
+	Ready func(ctx context.Context) error
+	// APIPrefix mounts the tutorial API ("/api"; "" for the root).
+	APIPrefix    string
+	MaxBodyBytes int64
+	JWKSMaxAge   time.Duration
+	// TrustedProxies may set X-Forwarded-For; empty: the peer address.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
+}
+
+type api struct {
+	users      Users
+	tokens     Tokens
+	keys       Keys
+	ready      func(ctx context.Context) error
+	maxBody    int64
+	jwksMaxAge string
+	log        *slog.Logger
+}
+
+// New builds the HTTP handler.
+func New(opts Options) *echo.Echo {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 64 << 10
+	}
+	a := &api{
+		users:      opts.Users,
+		tokens:     opts.Tokens,
+		keys:       opts.Keys,
+		ready:      opts.Ready,
+		maxBody:    opts.MaxBodyBytes,
+		jwksMaxAge: strconv.FormatInt(max(int64(opts.JWKSMaxAge/time.Second), 0), 10),
+		log:        log,
+	}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = errorHandler(log)
+	e.IPExtractor = ipExtractor(opts.TrustedProxies)
+	e.Use(
+		requestID,
+		middleware.RequestLoggerWithConfig(requestLogger(log)),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
+		securityHeaders,
+	)
+
+	p := strings.TrimSuffix(opts.APIPrefix, "/")
+	// Each endpoint answers with and without the trailing slash. DRF
+	// authenticates before it dispatches on the method, so one handler per
+	// path takes every method and decides.
+	route := func(path string, h echo.HandlerFunc) {
+		e.Any(p+path, h)
+		e.Any(p+path+"/", h)
+	}
+	route("/register", a.register)
+	route("/token", a.obtainToken)
+	route("/token/refresh", a.refreshToken)
+	route("/token/verify", a.verifyToken)
+	route("/logged-user", a.loggedUser)
+
+	e.GET("/.well-known/jwks.json", a.jwks)
+	e.HEAD("/.well-known/jwks.json", a.jwks)
+	e.GET("/healthz", a.healthz)
+	e.GET("/readyz", a.readyz)
+	return e
+}
+
+// requestLogger logs one line per request.
+func requestLogger(log *slog.Logger) middleware.RequestLoggerConfig {
+	return middleware.RequestLoggerConfig{
+		LogStatus:    true,
+		LogMethod:    true,
+		LogURIPath:   true,
+		LogLatency:   true,
+		LogRemoteIP:  true,
+		LogError:     true,
+		HandleError:  true,
+		LogRequestID: false,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			status := v.Status
+			var e *Error
+			if v.Error != nil {
+				if errors.As(v.Error, &e) {
+					status = e.Status
+				} else if he, ok := v.Error.(*echo.HTTPError); ok {
+					status = he.Code
+				}
+			}
+			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+				slog.String("method", v.Method),
+				slog.String("path", v.URIPath),
+				slog.Int("status", status),
+				slog.Duration("latency", v.Latency),
+				slog.String("ip", v.RemoteIP),
+			)
+			return nil
+		},
+	}
+}
+
+// securityHeaders sets what the tutorial app sends on every answer, and
+// forbids caching of anything that may carry a token.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cache-Control", cacheNoStore)
+		return next(c)
+	}
+}
+
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		_, ipnet, err := net.ParseCIDR(p.Masked().String())
+		if err == nil {
+			opts = append(opts, echo.TrustIPRange(ipnet))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// clientOf is the client information recorded on sessions.
+func clientOf(c echo.Context) tokens.Client {
+	ua := c.Request().UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return tokens.Client{IP: c.RealIP(), UserAgent: ua}
+}
+
+// methodNotAllowed is a 405 with Allow listing what the path takes.
+func methodNotAllowed(c echo.Context, allow string) error {
+	return errMethod(c.Request().Method, allow)
+}

@@ -1,0 +1,216 @@
+// Package server wires idp together and runs it: it opens the store named
+// by the configuration, applies migrations, builds the signer, the users
+// and tokens services and the HTTP API, and runs the HTTP server and the
+// background loops under one errgroup with graceful shutdown. It is the
+// only package that reads config.Config besides cmd/idp; the packages it
+// wires receive their own Options.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/idp/idp/internal/config"
+	"github.com/idp/idp/internal/httpapi"
+	"github.com/idp/idp/internal/signer"
+	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/tokens"
+	"github.com/idp/idp/internal/users"
+)
+
+// Options are a Server's parts that do not come from the configuration.
+type Options struct {
+	Config config.Config
+	// Store is open and migrated.
+	Store storage.Store
+	// KEKs seal and unseal signing keys (see ResolveKEKs).
+	KEKs   [][]byte
+	Logger *slog.Logger
+	// Now is the clock (tests inject one); nil: time.Now.
+	Now func() time.Time
+	// KeyReloadInterval is how often keys changed by other instances or the
+	// CLI are picked up; zero: 30 s.
+	KeyReloadInterval time.Duration
+}
+
+// Server is a wired idp.
+type Server struct {
+	cfg     config.Config
+	store   storage.Store
+	log     *slog.Logger
+	Signer  *signer.Signer
+	Users   *users.Service
+	Tokens  *tokens.Service
+	handler http.Handler
+	reload  time.Duration
+}
+
+// New builds every service over an open, migrated store. It generates the
+// first signing key if the store has none.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	cfg := opts.Config
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	sig, err := signer.New(ctx, signer.Options{
+		Store:      opts.Store,
+		KEKs:       opts.KEKs,
+		Algorithms: []string{cfg.Keys.Algorithm},
+		RSABits:    cfg.Keys.RSABits,
+		Now:        now,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	us, err := NewUsers(cfg, opts.Store, now, log)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := tokens.New(tokens.Options{
+		Keys:         sig,
+		Families:     opts.Store,
+		Users:        opts.Store,
+		Audit:        opts.Store,
+		Issuer:       cfg.IssuerURL(),
+		Audience:     cfg.Tokens.Audience,
+		AccessAlg:    cfg.Keys.Algorithm,
+		RefreshAlg:   cfg.Keys.Algorithm,
+		AccessTTL:    cfg.Tokens.AccessTTL,
+		RefreshTTL:   cfg.Tokens.RefreshTTL,
+		SessionTTL:   cfg.Tokens.SessionTTL,
+		RefreshGrace: cfg.Tokens.RefreshGrace,
+		Leeway:       cfg.Tokens.Leeway,
+		UserIDClaim:  cfg.Tokens.UserIDClaim,
+		Now:          now,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	var proxies []netip.Prefix
+	for _, p := range cfg.HTTP.TrustedProxies {
+		if pfx, err := netip.ParsePrefix(p); err == nil {
+			proxies = append(proxies, pfx)
+		}
+	}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, reload: opts.KeyReloadInterval}
+	if s.reload <= 0 {
+		s.reload = 30 * time.Second
+	}
+	s.handler = httpapi.New(httpapi.Options{
+		Users:          us,
+		Tokens:         ts,
+		Keys:           sig,
+		Ready:          s.ready,
+		APIPrefix:      cfg.HTTP.APIPrefix,
+		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
+		JWKSMaxAge:     cfg.JWKS.MaxAge,
+		TrustedProxies: proxies,
+		Logger:         log,
+	})
+	return s, nil
+}
+
+// NewUsers builds the accounts service (shared with the CLI).
+func NewUsers(cfg config.Config, store storage.Users, now func() time.Time, log *slog.Logger) (*users.Service, error) {
+	us, err := users.New(users.Options{
+		Store: store,
+		Argon2: users.Argon2Params{
+			MemoryKiB:   cfg.Passwords.Argon2.MemoryKiB,
+			Iterations:  cfg.Passwords.Argon2.Iterations,
+			Parallelism: cfg.Passwords.Argon2.Parallelism,
+		},
+		MinPasswordLength: cfg.Passwords.MinLength,
+		Now:               now,
+		Logger:            log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	return us, nil
+}
+
+// Handler is the HTTP API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) ready(ctx context.Context) error {
+	if !s.Signer.Ready() {
+		return errors.New("signing keys not loaded")
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	return nil
+}
+
+// Run serves on ln until ctx is cancelled, then shuts down gracefully:
+// the listener closes, in-flight requests get http.shutdown_timeout to
+// finish, background loops stop, and Run returns.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
+		ReadHeaderTimeout: min(s.cfg.HTTP.ReadTimeout, 5*time.Second),
+		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		s.log.Info("serving", "addr", ln.Addr().String(), "store", s.store.Backend(), "issuer", s.cfg.IssuerURL())
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.log.Info("shutting down", "timeout", s.cfg.HTTP.ShutdownTimeout.String())
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil {
+			return fmt.Errorf("graceful shutdown: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		s.reloadKeys(gctx)
+		return nil
+	})
+	err := g.Wait()
+	s.log.Info("stopped")
+	return err
+}
+
+// reloadKeys picks up key changes made by other instances or the CLI.
+// Errors are logged, never fatal: the keys already loaded keep serving.
+func (s *Server) reloadKeys(ctx context.Context) {
+	t := time.NewTicker(s.reload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Signer.Reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("reload signing keys", "err", err)
+			}
+		}
+	}
+}
