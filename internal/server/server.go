@@ -125,10 +125,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// NewUsers builds the accounts service (shared with the CLI).
-func NewUsers(cfg config.Config, store storage.Users, now func() time.Time, log *slog.Logger) (*users.Service, error) {
+// NewUsers builds the accounts service (shared with the CLI). Password
+// changes and deactivations revoke the user's sessions.
+func NewUsers(cfg config.Config, store storage.Store, now func() time.Time, log *slog.Logger) (*users.Service, error) {
 	us, err := users.New(users.Options{
-		Store: store,
+		Store:    store,
+		Families: store,
 		Argon2: users.Argon2Params{
 			MemoryKiB:   cfg.Passwords.Argon2.MemoryKiB,
 			Iterations:  cfg.Passwords.Argon2.Iterations,

@@ -75,6 +75,11 @@ type Users interface {
 	// PasswordChangedAt unless it is the zero time (a transparent rehash on
 	// login). ErrNotFound if no such user.
 	SetPasswordHash(ctx context.Context, id int64, hash string, changedAt time.Time) error
+	// SwapPasswordHash replaces the hash only while it is still oldHash (one
+	// conditional update; PasswordChangedAt unchanged): a transparent rehash
+	// on login can never undo a concurrent password change. ErrNotFound if
+	// the user is gone or the hash has changed.
+	SwapPasswordHash(ctx context.Context, id int64, oldHash, newHash string) error
 	// SetUserActive activates or deactivates. ErrNotFound if no such user.
 	SetUserActive(ctx context.Context, id int64, active bool) error
 	// DeleteUser removes the user and, by cascade, its refresh families.

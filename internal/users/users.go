@@ -459,16 +459,6 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (sto
 	return u, nil
 }
 
-// PasswordHashSwapper is implemented by stores that can replace a
-// password hash only while it is still the one read (one conditional
-// UPDATE … WHERE password_hash = old). ErrNotFound when the user is gone
-// or the hash has changed. Without it, a rehash on login re-reads the
-// hash just before writing, which narrows but does not close the window
-// in which an administrator's concurrent password reset could be undone.
-type PasswordHashSwapper interface {
-	SwapPasswordHash(ctx context.Context, id int64, oldHash, newHash string) error
-}
-
 // rehash upgrades u's hash after a successful login. It is best-effort:
 // a failure is logged and the login stands.
 func (s *Service) rehash(ctx context.Context, u storage.User, password string) (string, bool) {
@@ -477,18 +467,9 @@ func (s *Service) rehash(ctx context.Context, u storage.User, password string) (
 		s.log.WarnContext(ctx, "password rehash failed", "user_id", u.ID, "err", err)
 		return "", false
 	}
-	if swapper, ok := s.store.(PasswordHashSwapper); ok {
-		err = swapper.SwapPasswordHash(ctx, u.ID, u.PasswordHash, hash)
-	} else {
-		var current storage.User
-		current, err = s.store.GetUser(ctx, u.ID)
-		if err == nil && current.PasswordHash != u.PasswordHash {
-			err = storage.ErrNotFound
-		}
-		if err == nil {
-			err = s.store.SetPasswordHash(ctx, u.ID, hash, time.Time{})
-		}
-	}
+	// Conditional on the hash just verified: an administrator's concurrent
+	// password change is never undone.
+	err = s.store.SwapPasswordHash(ctx, u.ID, u.PasswordHash, hash)
 	if errors.Is(err, storage.ErrNotFound) {
 		s.log.InfoContext(ctx, "password rehash skipped: password changed meanwhile", "user_id", u.ID)
 		return "", false

@@ -113,6 +113,21 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, chan
 	return nil
 }
 
+// SwapPasswordHash replaces the hash only while it is still oldHash.
+func (s *Store) SwapPasswordHash(ctx context.Context, id int64, oldHash, newHash string) error {
+	if err := checkText(newHash); err != nil {
+		return fmt.Errorf("rehash password of user %d: %w", id, err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, newHash, id, oldHash)
+	if err == nil {
+		err = affected(tag)
+	}
+	if err != nil {
+		return fmt.Errorf("rehash password of user %d: %w", id, translate(err))
+	}
+	return nil
+}
+
 // SetUserActive activates or deactivates the user.
 func (s *Store) SetUserActive(ctx context.Context, id int64, active bool) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET is_active = $1 WHERE id = $2`, active, id)

@@ -112,6 +112,21 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, chan
 	return nil
 }
 
+// SwapPasswordHash replaces the hash only while it is still oldHash.
+func (s *Store) SwapPasswordHash(ctx context.Context, id int64, oldHash, newHash string) error {
+	if err := checkText(newHash); err != nil {
+		return fmt.Errorf("rehash password of user %d: %w", id, err)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`, newHash, id, oldHash)
+	if err == nil {
+		err = rowsAffected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("rehash password of user %d: %w", id, translate(err))
+	}
+	return nil
+}
+
 // SetUserActive activates or deactivates the user.
 func (s *Store) SetUserActive(ctx context.Context, id int64, active bool) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE users SET is_active = ? WHERE id = ?`, active, id)

@@ -187,6 +187,16 @@ var userCases = []testCase{
 		want.PasswordHash = "rehashed"
 		wantEqual(t, "after rehash", mustGetUser(t, s, u.ID), want)
 	}},
+	{"users/swap-password-hash", func(t *testing.T, s storage.Store) {
+		u := mustCreateUser(t, s, "swap@example.com")
+		wantErr(t, "SwapPasswordHash from a stale hash", s.SwapPasswordHash(ctxT(t), u.ID, "stale", "upgraded"), storage.ErrNotFound)
+		wantEqual(t, "after refused swap", mustGetUser(t, s, u.ID), u)
+		wantErr(t, "SwapPasswordHash", s.SwapPasswordHash(ctxT(t), u.ID, u.PasswordHash, "upgraded"), nil)
+		want := u
+		want.PasswordHash = "upgraded"
+		wantEqual(t, "after swap (changed-at kept)", mustGetUser(t, s, u.ID), want)
+		wantErr(t, "SwapPasswordHash of a missing user", s.SwapPasswordHash(ctxT(t), u.ID+1000, "upgraded", "x"), storage.ErrNotFound)
+	}},
 	{"users/set-active", func(t *testing.T, s storage.Store) {
 		u := mustCreateUser(t, s, "active@example.com")
 		for _, active := range []bool{false, false, true} {
