@@ -7,10 +7,12 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -53,6 +55,12 @@ type Options struct {
 	Keys   Keys
 	// Ready reports whether idp can serve (database reachable, keys loaded).
 	Ready func(ctx context.Context) error
+	// Issuer is the iss of idp's tokens; discovery URLs start with it.
+	Issuer string
+	// AccessAlgorithms sign access tokens; UserIDClaim names the integer
+	// user id claim (both advertised by discovery).
+	AccessAlgorithms []string
+	UserIDClaim      string
 	// APIPrefix mounts the tutorial API ("/api"; "" for the root).
 	APIPrefix    string
 	MaxBodyBytes int64
@@ -69,6 +77,7 @@ type api struct {
 	ready      func(ctx context.Context) error
 	maxBody    int64
 	jwksMaxAge string
+	discovery  []byte
 	log        *slog.Logger
 }
 
@@ -91,11 +100,15 @@ func New(opts Options) *echo.Echo {
 		log:        log,
 	}
 
+	p := strings.TrimSuffix(opts.APIPrefix, "/")
+	a.discovery = discoveryDocument(opts.Issuer, p, opts.AccessAlgorithms, cmp.Or(opts.UserIDClaim, "user_id"))
+
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
+	e.Pre(unknownMethods)
 	e.Use(
 		requestID,
 		middleware.RequestLoggerWithConfig(requestLogger(log)),
@@ -103,7 +116,6 @@ func New(opts Options) *echo.Echo {
 		securityHeaders,
 	)
 
-	p := strings.TrimSuffix(opts.APIPrefix, "/")
 	// Each endpoint answers with and without the trailing slash. DRF
 	// authenticates before it dispatches on the method, so one handler per
 	// path takes every method and decides.
@@ -119,8 +131,11 @@ func New(opts Options) *echo.Echo {
 
 	e.GET("/.well-known/jwks.json", a.jwks)
 	e.HEAD("/.well-known/jwks.json", a.jwks)
+	e.GET("/.well-known/openid-configuration", a.openIDConfiguration)
 	e.GET("/healthz", a.healthz)
+	e.HEAD("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
+	e.HEAD("/readyz", a.readyz)
 	return e
 }
 
@@ -146,7 +161,7 @@ func requestLogger(log *slog.Logger) middleware.RequestLoggerConfig {
 				}
 			}
 			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
-				slog.String("method", v.Method),
+				slog.String("method", methodOf(c)),
 				slog.String("path", v.URIPath),
 				slog.Int("status", status),
 				slog.Duration("latency", v.Latency),
@@ -195,5 +210,39 @@ func clientOf(c echo.Context) tokens.Client {
 
 // methodNotAllowed is a 405 with Allow listing what the path takes.
 func methodNotAllowed(c echo.Context, allow string) error {
-	return errMethod(c.Request().Method, allow)
+	return errMethod(methodOf(c), allow)
+}
+
+// echoMethods are the methods Echo routes (what e.Any registers).
+var echoMethods = map[string]bool{
+	http.MethodConnect: true, http.MethodDelete: true, http.MethodGet: true, http.MethodHead: true,
+	http.MethodOptions: true, http.MethodPatch: true, http.MethodPost: true, "PROPFIND": true,
+	http.MethodPut: true, http.MethodTrace: true, "REPORT": true,
+}
+
+type methodKey struct{}
+
+// unknownMethods lets a method Echo does not route (FOO) reach the
+// endpoint, which answers it as DRF does ("Method \"FOO\" not allowed.",
+// after authentication where the endpoint authenticates): it is routed as
+// TRACE, which no endpoint accepts, and named by methodOf.
+func unknownMethods(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if !echoMethods[req.Method] {
+			ctx := context.WithValue(req.Context(), methodKey{}, req.Method)
+			// Echo's router reads the method of the request it was handed.
+			req.Method = http.MethodTrace
+			c.SetRequest(req.WithContext(ctx))
+		}
+		return next(c)
+	}
+}
+
+// methodOf is the request's method as the client sent it.
+func methodOf(c echo.Context) string {
+	if m, ok := c.Request().Context().Value(methodKey{}).(string); ok {
+		return m
+	}
+	return c.Request().Method
 }

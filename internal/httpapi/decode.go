@@ -9,7 +9,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -66,7 +65,9 @@ func decodeBody(r *http.Request, max int64) (body, *Error) {
 	}
 	ct := r.Header.Get("Content-Type")
 	mediaType, params, err := mime.ParseMediaType(ct)
-	if err != nil {
+	if err != nil && !(errors.Is(err, mime.ErrInvalidMediaParameter) && mediaType != "") {
+		// A malformed parameter (application/json; charset) still names
+		// the type, and Django reads it as such.
 		return nil, errDetail(http.StatusUnsupportedMediaType, fmt.Sprintf(msgUnsupported, ct))
 	}
 	switch mediaType {
@@ -90,8 +91,13 @@ func decodeJSON(raw []byte) (body, *Error) {
 	if err := dec.Decode(&top); err != nil {
 		return nil, jsonParseError(raw, err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		off := dec.InputOffset()
+	// Python's json.loads refuses anything but whitespace after the value,
+	// pointing at where the extra data starts.
+	off := dec.InputOffset()
+	for off < int64(len(raw)) && isJSONSpace(raw[off]) {
+		off++
+	}
+	if off < int64(len(raw)) {
 		return nil, errDetail(http.StatusBadRequest, "JSON parse error - Extra data: "+position(raw, off))
 	}
 	obj, ok := top.(map[string]any)
@@ -161,23 +167,70 @@ func jsonParseError(raw []byte, err error) *Error {
 	return errDetail(http.StatusBadRequest, "JSON parse error - "+reason+": "+position(raw, off))
 }
 
-// position renders a byte offset as Python's json module does.
+func isJSONSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+
+// position renders a byte offset as Python's json module does: in
+// characters, not bytes.
 func position(raw []byte, off int64) string {
 	if off > int64(len(raw)) {
 		off = int64(len(raw))
 	}
-	line := 1 + bytes.Count(raw[:off], []byte("\n"))
-	col := off + 1
-	if i := bytes.LastIndexByte(raw[:off], '\n'); i >= 0 {
-		col = off - int64(i)
-	}
-	return fmt.Sprintf("line %d column %d (char %d)", line, col, off)
+	before := raw[:off]
+	line := 1 + bytes.Count(before, []byte("\n"))
+	lineStart := bytes.LastIndexByte(before, '\n') + 1
+	col := utf8.RuneCount(before[lineStart:]) + 1
+	return fmt.Sprintf("line %d column %d (char %d)", line, col, utf8.RuneCount(before))
 }
 
+// decodeForm parses application/x-www-form-urlencoded as Django's QueryDict
+// does (Python's parse_qsl): pairs split on "&" only, "+" is a space, a
+// malformed percent-escape is kept as written, blank values are kept, and
+// the last value of a key wins.
 func decodeForm(raw []byte) (body, *Error) {
-	// Like Django's QueryDict: lenient, and the last value of a key wins.
-	values, _ := url.ParseQuery(string(raw))
+	values := map[string][]string{}
+	for _, pair := range strings.Split(string(raw), "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, val := formUnescape(k), formUnescape(v)
+		values[key] = append(values[key], val)
+	}
 	return fromValues(values)
+}
+
+// formUnescape decodes "+" and %XX, leaving malformed escapes as they are.
+func formUnescape(s string) string {
+	if !strings.ContainsAny(s, "+%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 func decodeMultipart(raw []byte, boundary string, max int64) (body, *Error) {
@@ -221,7 +274,7 @@ func (b body) str(name string, allowBlank bool, ve *users.ValidationError) strin
 			ve.Add(name, msgNullChars)
 			return ""
 		}
-		if !allowBlank && strings.TrimSpace(f.value) == "" {
+		if !allowBlank && users.Strip(f.value) == "" {
 			ve.Add(name, msgBlank)
 			return ""
 		}

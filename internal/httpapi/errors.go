@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,6 +118,11 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		var e *Error
 		if !errors.As(err, &e) {
 			e = fromEcho(err)
+			if e.Status == http.StatusMethodNotAllowed {
+				// Echo's own 405 (a path without that method): name it as
+				// DRF does; Echo has set Allow.
+				e = errDetail(http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", methodOf(c)))
+			}
 		}
 		req := c.Request()
 		switch {
@@ -164,9 +170,14 @@ func fromEcho(err error) *Error {
 // writeJSON renders compact JSON without a trailing newline, as the
 // tutorial app does.
 func writeJSON(c echo.Context, status int, body any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		b = []byte(`{"detail":"` + msgServerError + `"}`)
+	// Like DRF: no HTML escaping of <, > and &.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	b := []byte(`{"detail":"` + msgServerError + `"}`)
+	if err := enc.Encode(body); err == nil {
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	} else {
 		status = http.StatusInternalServerError
 	}
 	h := c.Response().Header()
@@ -176,6 +187,6 @@ func writeJSON(c echo.Context, status int, body any) error {
 	if c.Request().Method == http.MethodHead {
 		return nil
 	}
-	_, err = c.Response().Write(b)
+	_, err := c.Response().Write(b)
 	return err
 }

@@ -39,6 +39,7 @@ type refreshBody struct {
 // POST register/ — open to anyone, but DRF's default authentication still
 // runs: a present, invalid bearer token is a 401 and creates nothing.
 func (a *api) register(c echo.Context) error {
+	c.Response().Header().Set("Allow", allowPost)
 	if _, present, err := a.authenticate(c); present && err != nil {
 		return err
 	}
@@ -166,6 +167,7 @@ func (a *api) verifyToken(c echo.Context) error {
 // GET logged-user/ — the bearer's user. Authentication comes before the
 // method check, as in DRF.
 func (a *api) loggedUser(c echo.Context) error {
+	c.Response().Header().Set("Allow", allowGetHeadOption)
 	u, present, err := a.authenticate(c)
 	if err != nil {
 		return err
@@ -175,10 +177,8 @@ func (a *api) loggedUser(c echo.Context) error {
 	}
 	switch c.Request().Method {
 	case http.MethodGet, http.MethodHead:
-		c.Response().Header().Set("Allow", allowGetHeadOption)
 		return writeJSON(c, http.StatusOK, userJSON(u))
 	case http.MethodOptions:
-		c.Response().Header().Set("Allow", allowGetHeadOption)
 		return writeJSON(c, http.StatusOK, metaLoggedUser)
 	}
 	return methodNotAllowed(c, allowGetHeadOption)
@@ -205,7 +205,10 @@ func tokenError(err error) error {
 // there is no Authorization header or its scheme is not exactly "Bearer"
 // (no credentials, not an error); otherwise err is the 401 to answer.
 func (a *api) authenticate(c echo.Context) (u storage.User, present bool, err error) {
-	parts := strings.Fields(c.Request().Header.Get("Authorization"))
+	// SimpleJWT splits the header bytes on ASCII whitespace only.
+	parts := strings.FieldsFunc(c.Request().Header.Get("Authorization"), func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
+	})
 	if len(parts) == 0 || parts[0] != "Bearer" {
 		return storage.User{}, false, nil
 	}
@@ -222,6 +225,10 @@ func (a *api) authenticate(c echo.Context) (u storage.User, present bool, err er
 		return storage.User{}, true, tokenError(verr)
 	case errors.Is(verr, tokens.ErrTokenInvalid):
 		return storage.User{}, true, errAccessToken(msgTokenInvalid, verr)
+	case errors.Is(verr, tokens.ErrBlacklisted):
+		return storage.User{}, true, errAccessToken("Token is blacklisted", verr)
+	case errors.Is(verr, tokens.ErrNoActiveAccount):
+		return storage.User{}, true, errCode(http.StatusUnauthorized, "User is inactive", "user_inactive")
 	default:
 		return storage.User{}, true, errInternal(verr)
 	}

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,6 +86,52 @@ func etagMatches(header, etag string) bool {
 		}
 	}
 	return false
+}
+
+// discoveryDocument describes idp to clients and resource servers
+// (RFC 8414 authorization-server metadata, served at OpenID Connect's
+// discovery path where verifiers look for jwks_uri). idp issues no ID
+// tokens and has no authorization endpoint, so it claims neither; its own
+// endpoints are listed under descriptive names.
+func discoveryDocument(issuer, prefix string, accessAlgs []string, userIDClaim string) []byte {
+	base := strings.TrimSuffix(issuer, "/")
+	api := base + prefix
+	doc := struct {
+		Issuer                   string   `json:"issuer"`
+		JWKSURI                  string   `json:"jwks_uri"`
+		TokenEndpoint            string   `json:"token_endpoint"`
+		TokenRefreshEndpoint     string   `json:"token_refresh_endpoint"`
+		TokenVerifyEndpoint      string   `json:"token_verify_endpoint"`
+		RegistrationEndpoint     string   `json:"user_registration_endpoint"`
+		LoggedUserEndpoint       string   `json:"logged_user_endpoint"`
+		GrantTypes               []string `json:"grant_types_supported"`
+		TokenEndpointAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		AccessTokenAlgs          []string `json:"access_token_signing_alg_values_supported"`
+		ClaimsSupported          []string `json:"claims_supported"`
+	}{
+		Issuer:                   issuer, // exactly the tokens' iss (RFC 8414 §3.3)
+		JWKSURI:                  base + "/.well-known/jwks.json",
+		TokenEndpoint:            api + "/token/",
+		TokenRefreshEndpoint:     api + "/token/refresh/",
+		TokenVerifyEndpoint:      api + "/token/verify/",
+		RegistrationEndpoint:     api + "/register/",
+		LoggedUserEndpoint:       api + "/logged-user/",
+		GrantTypes:               []string{"password", "refresh_token"},
+		TokenEndpointAuthMethods: []string{"none"},
+		AccessTokenAlgs:          slices.Compact(slices.Clone(accessAlgs)),
+		ClaimsSupported:          []string{"iss", "sub", "aud", "exp", "iat", "jti", "token_type", userIDClaim, "email"},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(err) // static types: cannot happen
+	}
+	return b
+}
+
+// GET /.well-known/openid-configuration
+func (a *api) openIDConfiguration(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age="+a.jwksMaxAge)
+	return c.Blob(http.StatusOK, mimeJSON, a.discovery)
 }
 
 // GET /healthz — the process is alive.

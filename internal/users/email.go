@@ -17,7 +17,7 @@ import (
 // Uniqueness and login lookups are case-insensitive over the whole address
 // (storage.EmailKey); this only decides how the address is stored.
 func NormalizeEmail(email string) string {
-	s := pyStrip(email)
+	s := Strip(email)
 	at := strings.LastIndexByte(s, '@')
 	if at < 0 {
 		return email
@@ -31,9 +31,10 @@ func pyIsSpace(r rune) bool {
 	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
 }
 
-// pyStrip is Python's str.strip() without arguments, which is what DRF's
-// CharField(trim_whitespace=True) and Django's normalize_email use.
-func pyStrip(s string) string {
+// Strip is Python's str.strip() without arguments, which is what DRF's
+// CharField(trim_whitespace=True) and Django's normalize_email use (it
+// also strips U+001C–U+001F, which strings.TrimSpace keeps).
+func Strip(s string) string {
 	return strings.TrimFunc(s, pyIsSpace)
 }
 

@@ -32,7 +32,7 @@ var commonPasswords = sync.OnceValues(func() (map[string]struct{}, error) {
 	set := make(map[string]struct{}, 20000)
 	sc := bufio.NewScanner(zr)
 	for sc.Scan() {
-		if p := pyStrip(sc.Text()); p != "" {
+		if p := Strip(sc.Text()); p != "" {
 			set[p] = struct{}{}
 		}
 	}
@@ -63,7 +63,7 @@ func (p passwordPolicy) check(password, email string) []string {
 	if utf8.RuneCountInString(password) < p.minLength {
 		msgs = append(msgs, tooShortMessage(p.minLength))
 	}
-	if _, ok := p.common[pyStrip(strings.ToLower(password))]; ok {
+	if _, ok := p.common[Strip(strings.ToLower(password))]; ok {
 		msgs = append(msgs, MsgTooCommon)
 	}
 	if pyIsDigits(password) {

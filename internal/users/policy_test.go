@@ -119,7 +119,7 @@ func TestCommonPasswordsList(t *testing.T) {
 		}
 	}
 	for p := range common {
-		if p != strings.ToLower(p) || p != pyStrip(p) || p == "" {
+		if p != strings.ToLower(p) || p != Strip(p) || p == "" {
 			t.Errorf("entry %q is not a stripped lower-case word", p)
 		}
 	}
@@ -150,10 +150,10 @@ func TestPyIsDigits(t *testing.T) {
 }
 
 func TestPyStrip(t *testing.T) {
-	if got := pyStrip("\x1c\x1d\t\u3000 x y \u2028\x1f\u00a0"); got != "x y" {
-		t.Errorf("pyStrip = %q", got)
+	if got := Strip("\x1c\x1d\t\u3000 x y \u2028\x1f\u00a0"); got != "x y" {
+		t.Errorf("Strip = %q", got)
 	}
-	if got := pyStrip("\u200bx\u200b"); got != "\u200bx\u200b" {
+	if got := Strip("\u200bx\u200b"); got != "\u200bx\u200b" {
 		t.Errorf("zero-width space is not whitespace in Python: %q", got)
 	}
 }

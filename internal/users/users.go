@@ -149,14 +149,14 @@ func (ve *ValidationError) orNil() *ValidationError {
 
 func (s *Service) validateRegistration(r Registration) *ValidationError {
 	ve := &ValidationError{}
-	email := pyStrip(r.Email)
-	for _, m := range checkName(pyStrip(r.Name), false) {
+	email := Strip(r.Email)
+	for _, m := range checkName(Strip(r.Name), false) {
 		ve.Add(FieldName, m)
 	}
 	for _, m := range checkEmail(email) {
 		ve.Add(FieldEmail, m)
 	}
-	for _, m := range s.checkPassword(pyStrip(r.Password), email) {
+	for _, m := range s.checkPassword(Strip(r.Password), email) {
 		ve.Add(FieldPassword, m)
 	}
 	return ve
@@ -168,7 +168,7 @@ func (s *Service) validateRegistration(r Registration) *ValidationError {
 // when the password is acceptable.
 func (s *Service) ValidatePassword(password, email string) *ValidationError {
 	ve := &ValidationError{}
-	for _, m := range s.checkPassword(pyStrip(password), pyStrip(email)) {
+	for _, m := range s.checkPassword(Strip(password), Strip(email)) {
 		ve.Add(FieldPassword, m)
 	}
 	return ve.orNil()
@@ -248,13 +248,13 @@ func (s *Service) Register(ctx context.Context, r Registration) (storage.User, e
 	ve := s.validateRegistration(r)
 	now := s.now()
 	u := storage.User{
-		Email:             NormalizeEmail(pyStrip(r.Email)),
-		Name:              pyStrip(r.Name),
+		Email:             NormalizeEmail(Strip(r.Email)),
+		Name:              Strip(r.Name),
 		IsActive:          true,
 		DateJoined:        now,
 		PasswordChangedAt: now,
 	}
-	created, err := s.create(ctx, u, pyStrip(r.Password), ve)
+	created, err := s.create(ctx, u, Strip(r.Password), ve)
 	if err != nil {
 		return storage.User{}, err
 	}
@@ -352,19 +352,19 @@ type NewUser struct {
 // applies, so operators cannot create weak passwords either. Flags
 // default to active and unprivileged.
 func (s *Service) CreateUser(ctx context.Context, nu NewUser) (storage.User, error) {
-	email := pyStrip(nu.Email)
+	email := Strip(nu.Email)
 	if email == "" {
 		return storage.User{}, ErrEmailRequired
 	}
 	ve := &ValidationError{}
-	name := pyStrip(nu.Name)
+	name := Strip(nu.Name)
 	for _, m := range checkName(name, true) {
 		ve.Add(FieldName, m)
 	}
 	for _, m := range checkEmail(email) {
 		ve.Add(FieldEmail, m)
 	}
-	for _, m := range s.checkPassword(pyStrip(nu.Password), email) {
+	for _, m := range s.checkPassword(Strip(nu.Password), email) {
 		ve.Add(FieldPassword, m)
 	}
 	now := s.now()
@@ -378,7 +378,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (storage.User, err
 		DateJoined:        now,
 		PasswordChangedAt: now,
 	}
-	created, err := s.create(ctx, u, pyStrip(nu.Password), ve)
+	created, err := s.create(ctx, u, Strip(nu.Password), ve)
 	if err != nil {
 		return storage.User{}, err
 	}
@@ -424,8 +424,8 @@ func defaultFlag(p *bool, def bool) *bool {
 // replaced by a fresh argon2id hash (without touching PasswordChangedAt).
 // Storage failures are returned wrapped.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (storage.User, error) {
-	password = pyStrip(password)
-	u, err := s.store.GetUserByEmail(ctx, pyStrip(email))
+	password = Strip(password)
+	u, err := s.store.GetUserByEmail(ctx, Strip(email))
 	if errors.Is(err, storage.ErrNotFound) {
 		if _, _, err := s.verify(ctx, s.dummyHash, password); err != nil {
 			return storage.User{}, err
@@ -509,7 +509,7 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) er
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	password = pyStrip(password)
+	password = Strip(password)
 	if ve := s.ValidatePassword(password, u.Email); ve != nil {
 		return ve
 	}
