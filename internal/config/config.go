@@ -77,11 +77,22 @@ type Tokens struct {
 	RefreshGrace time.Duration `mapstructure:"refresh_grace"`
 }
 
-// Keys configures signing keys.
+// Keys configures signing keys and their rotation.
 type Keys struct {
-	// Algorithm signs access and refresh tokens: RS256 or EdDSA.
-	Algorithm string `mapstructure:"algorithm"`
-	RSABits   int    `mapstructure:"rsa_bits"`
+	// AccessAlgorithm signs access tokens: RS256, EdDSA or ES256.
+	AccessAlgorithm string `mapstructure:"access_algorithm"`
+	// RefreshAlgorithm signs refresh tokens: RS256 or EdDSA (deterministic
+	// signatures; only idp verifies them).
+	RefreshAlgorithm string `mapstructure:"refresh_algorithm"`
+	RSABits          int    `mapstructure:"rsa_bits"`
+	// RotationPeriod is how long a key signs before the next one takes over.
+	RotationPeriod time.Duration `mapstructure:"rotation_period"`
+	// PrePublish is the least time a next key is in the JWKS before it may
+	// sign: at least 2 × jwks.max_age + keys.check_interval.
+	PrePublish time.Duration `mapstructure:"prepublish"`
+	// CheckInterval is how often each instance checks whether a rotation is
+	// due and picks up key changes made elsewhere.
+	CheckInterval time.Duration `mapstructure:"check_interval"`
 	// EncryptionKeys are base64 256-bit key-encryption keys. The first
 	// encrypts; all decrypt. Secrets: never printed.
 	EncryptionKeys []string `mapstructure:"encryption_keys"`
@@ -140,10 +151,14 @@ func Default() Config {
 			RefreshGrace: 10 * time.Second,
 		},
 		Keys: Keys{
-			Algorithm:      "RS256",
-			RSABits:        2048,
-			EncryptionKeys: []string{},
-			KEKFile:        "keys/kek",
+			AccessAlgorithm:  "RS256",
+			RefreshAlgorithm: "EdDSA",
+			RSABits:          2048,
+			RotationPeriod:   30 * 24 * time.Hour,
+			PrePublish:       time.Hour,
+			CheckInterval:    30 * time.Second,
+			EncryptionKeys:   []string{},
+			KEKFile:          "keys/kek",
 		},
 		JWKS: JWKS{MaxAge: 5 * time.Minute},
 		Passwords: Passwords{

@@ -152,7 +152,13 @@ func TestValidate(t *testing.T) {
 		{"bad-prefix", func(c *Config) { c.HTTP.APIPrefix = "api/" }, []string{`http.api_prefix: "api/"`}},
 		{"access-not-shorter", func(c *Config) { c.Tokens.AccessTTL = 48 * time.Hour }, []string{`tokens.access_ttl: "48h0m0s": must be at most 24h`, "shorter than tokens.refresh_ttl"}},
 		{"zero-ttl", func(c *Config) { c.Tokens.RefreshTTL = 0 }, []string{`tokens.refresh_ttl: "0s": must be positive`}},
-		{"bad-alg", func(c *Config) { c.Keys.Algorithm = "HS256" }, []string{`keys.algorithm: "HS256"`}},
+		{"bad-alg", func(c *Config) { c.Keys.AccessAlgorithm = "HS256" }, []string{`keys.access_algorithm: "HS256"`}},
+		{"nondeterministic-refresh-alg", func(c *Config) { c.Keys.RefreshAlgorithm = "ES256" }, []string{`keys.refresh_algorithm: "ES256"`}},
+		{"prepublish-too-short", func(c *Config) { c.Keys.PrePublish = 5 * time.Minute }, []string{`keys.prepublish: "5m0s": must be at least 2 × jwks.max_age + keys.check_interval (10m30s)`}},
+		{"rotation-shorter-than-prepublish", func(c *Config) { c.Keys.RotationPeriod = 30 * time.Minute }, []string{`keys.rotation_period: "30m0s": must not be shorter than keys.prepublish (1h0m0s)`}},
+		{"short-periods-for-tests", func(c *Config) {
+			c.JWKS.MaxAge, c.Keys.CheckInterval, c.Keys.PrePublish, c.Keys.RotationPeriod = time.Second, 100*time.Millisecond, 3*time.Second, 5*time.Second
+		}, nil},
 		{"bad-rsa", func(c *Config) { c.Keys.RSABits = 1024 }, []string{`keys.rsa_bits: "1024"`}},
 		{"weak-argon", func(c *Config) { c.Passwords.Argon2.MemoryKiB = 1024 }, []string{`passwords.argon2.memory_kib: "1024"`}},
 		{"reserved-claim", func(c *Config) { c.Tokens.UserIDClaim = "sub" }, []string{`tokens.user_id_claim: "sub"`}},
@@ -209,12 +215,12 @@ func TestIssuerURL(t *testing.T) {
 }
 
 func TestLoadValidReportsBoth(t *testing.T) {
-	_, err := LoadValid(Sources{Environ: []string{"IDP_TOKENS_ACCESS_TTL=5x", "IDP_KEYS_ALGORITHM=HS256", "IDP_LOG_LEVEL=loud"}, File: writeFile(t, "")})
+	_, err := LoadValid(Sources{Environ: []string{"IDP_TOKENS_ACCESS_TTL=5x", "IDP_KEYS_ACCESS_ALGORITHM=HS256", "IDP_LOG_LEVEL=loud"}, File: writeFile(t, "")})
 	if err == nil {
 		t.Fatal("expected problems")
 	}
 	msg := err.Error()
-	for _, w := range []string{`tokens.access_ttl: "5x"`, `keys.algorithm: "HS256"`, `log.level: "loud"`} {
+	for _, w := range []string{`tokens.access_ttl: "5x"`, `keys.access_algorithm: "HS256"`, `log.level: "loud"`} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("missing %q in %s", w, msg)
 		}

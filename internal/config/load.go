@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,7 +95,10 @@ func Load(src Sources) (Config, error) {
 		v.SetConfigType("yaml")
 		if err := v.ReadInConfig(); err != nil {
 			if explicit || !errors.Is(err, os.ErrNotExist) {
-				return Config{}, fmt.Errorf("read config file %s: %w", file, err)
+				// YAML errors quote the offending value, which may be a
+				// secret: keep the position and the reason only.
+				msg := quotedValue.ReplaceAllString(err.Error(), "`…`")
+				return Config{}, fmt.Errorf("read config file %s: %s", file, msg)
 			}
 		}
 		known := map[string]bool{}
@@ -107,18 +112,30 @@ func Load(src Sources) (Config, error) {
 		}
 	}
 
+	// An IDP_* variable that names no key is almost always a typo or a
+	// renamed key: refuse it rather than silently ignore it.
+	knownEnv := map[string]bool{"IDP_CONFIG": true, "IDP_KEYS_ENCRYPTION_KEY": true}
+	for _, l := range leaves {
+		knownEnv[envName(l.key)] = true
+	}
+	for name := range env {
+		if !knownEnv[name] && !strings.HasPrefix(name, "IDP_TEST_") {
+			problems = append(problems, fmt.Sprintf("%s: unknown environment variable (keys map to IDP_<SECTION>_<KEY>, e.g. IDP_HTTP_ADDR)", name))
+		}
+	}
+	slices.Sort(problems)
+
 	var cfg Config
 	out := reflect.ValueOf(&cfg).Elem()
 	for _, l := range leaves {
 		raw := v.Get(l.key)
-		envName := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(l.key, ".", "_"))
-		if s, ok := env[envName]; ok {
+		if s, ok := env[envName(l.key)]; ok {
 			raw = s
 		}
 		if l.key == "keys.encryption_keys" {
 			// The singular form is the one most deployments set.
 			if s, ok := env["IDP_KEYS_ENCRYPTION_KEY"]; ok && s != "" {
-				if _, both := env[envName]; !both {
+				if _, both := env[envName(l.key)]; !both {
 					raw = s
 				}
 			}
@@ -171,6 +188,14 @@ func LoadValid(src Sources) (Config, error) {
 	}
 	return cfg, p
 }
+
+// envName is the environment variable of a key: http.addr → IDP_HTTP_ADDR.
+func envName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// quotedValue matches what YAML error messages quote.
+var quotedValue = regexp.MustCompile("`[^`]*`")
 
 // Problems is every configuration problem found, one line each.
 type Problems struct{ List []string }

@@ -121,10 +121,28 @@ func (c Config) Validate() error {
 	}
 
 	// keys
-	switch c.Keys.Algorithm {
+	switch c.Keys.AccessAlgorithm {
+	case "RS256", "EdDSA", "ES256":
+	default:
+		bad("keys.access_algorithm", c.Keys.AccessAlgorithm, "must be RS256, EdDSA or ES256")
+	}
+	switch c.Keys.RefreshAlgorithm {
 	case "RS256", "EdDSA":
 	default:
-		bad("keys.algorithm", c.Keys.Algorithm, "must be RS256 or EdDSA")
+		bad("keys.refresh_algorithm", c.Keys.RefreshAlgorithm, "must be RS256 or EdDSA (a refresh token must re-sign to the same bytes)")
+	}
+	if c.Keys.CheckInterval <= 0 || c.Keys.CheckInterval > 10*time.Minute {
+		bad("keys.check_interval", c.Keys.CheckInterval, "must be between 1ns and 10m")
+	}
+	positive("keys.rotation_period", c.Keys.RotationPeriod)
+	// A verifier that cached the JWKS just before a next key appeared on
+	// every instance must have refetched it (twice, for safety) before that
+	// key signs anything.
+	if minPub := 2*c.JWKS.MaxAge + c.Keys.CheckInterval; c.Keys.PrePublish < minPub {
+		bad("keys.prepublish", c.Keys.PrePublish, "must be at least 2 × jwks.max_age + keys.check_interval (%s), or verifiers with a cached JWKS would reject the new key's first tokens", minPub)
+	}
+	if c.Keys.RotationPeriod > 0 && c.Keys.RotationPeriod < c.Keys.PrePublish {
+		bad("keys.rotation_period", c.Keys.RotationPeriod, "must not be shorter than keys.prepublish (%s): each next key is published for a rotation period before it signs", c.Keys.PrePublish)
 	}
 	switch c.Keys.RSABits {
 	case 2048, 3072, 4096:

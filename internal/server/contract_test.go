@@ -432,12 +432,17 @@ func testPaths(t *testing.T, e *env) {
 		{name: "readyz", method: "GET", path: "/readyz", status: 200, want: `{"status":"ready"}`},
 		{name: "jwks", method: "GET", path: "/.well-known/jwks.json", status: 200, check: func(t *testing.T, r response) {
 			keys := r.json(t)["keys"].([]any)
-			if len(keys) == 0 {
-				t.Fatal("no keys")
+			algs := map[any]int{}
+			for _, k := range keys {
+				k := k.(map[string]any)
+				if k["kid"] == nil || k["use"] != "sig" || k["d"] != nil {
+					t.Errorf("key %v", k)
+				}
+				algs[k["alg"]]++
 			}
-			k := keys[0].(map[string]any)
-			if k["kid"] == nil || k["alg"] != "RS256" || k["use"] != "sig" || k["d"] != nil {
-				t.Errorf("key %v", k)
+			// An active and a next key for each ring: RS256 access, EdDSA refresh.
+			if algs["RS256"] != 2 || algs["EdDSA"] != 2 || len(keys) != 4 {
+				t.Errorf("keys by alg %v", algs)
 			}
 			if cc := r.header.Get("Cache-Control"); cc != "public, max-age=300, must-revalidate" {
 				t.Errorf("Cache-Control %q", cc)

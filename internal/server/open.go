@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/httpapi"
@@ -50,6 +52,19 @@ func ResolveKEKs(cfg config.Config, log *slog.Logger) ([][]byte, error) {
 		return nil, err
 	}
 	if len(keks) > 0 {
+		if cfg.Env == config.EnvProduction {
+			// A KEK copied from the development file is not a secret anyone
+			// kept: refuse it.
+			if dev, err := os.ReadFile(cfg.Keys.KEKFile); err == nil {
+				if devKEK, err := config.DecodeKEK(string(dev)); err == nil {
+					for _, k := range keks {
+						if subtle.ConstantTimeCompare(k, devKEK) == 1 {
+							return nil, fmt.Errorf("keys.encryption_keys holds the generated development KEK (%s); production needs its own (idp keys generate-kek)", cfg.Keys.KEKFile)
+						}
+					}
+				}
+			}
+		}
 		return keks, nil
 	}
 	if cfg.Env == config.EnvProduction {

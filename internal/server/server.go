@@ -36,9 +36,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests inject one); nil: time.Now.
 	Now func() time.Time
-	// KeyReloadInterval is how often keys changed by other instances or the
-	// CLI are picked up; zero: 30 s.
-	KeyReloadInterval time.Duration
 }
 
 // Server is a wired idp.
@@ -66,12 +63,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		now = time.Now
 	}
 	sig, err := signer.New(ctx, signer.Options{
-		Store:      opts.Store,
-		KEKs:       opts.KEKs,
-		Algorithms: []string{cfg.Keys.Algorithm},
-		RSABits:    cfg.Keys.RSABits,
-		Now:        now,
-		Logger:     log,
+		Store:    opts.Store,
+		KEKs:     opts.KEKs,
+		Policy:   KeyPolicy(cfg),
+		Families: opts.Store,
+		Audit:    opts.Store,
+		Now:      now,
+		Logger:   log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
@@ -87,8 +85,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Audit:        opts.Store,
 		Issuer:       cfg.IssuerURL(),
 		Audience:     cfg.Tokens.Audience,
-		AccessAlg:    cfg.Keys.Algorithm,
-		RefreshAlg:   cfg.Keys.Algorithm,
+		AccessAlg:    cfg.Keys.AccessAlgorithm,
+		RefreshAlg:   cfg.Keys.RefreshAlgorithm,
 		AccessTTL:    cfg.Tokens.AccessTTL,
 		RefreshTTL:   cfg.Tokens.RefreshTTL,
 		SessionTTL:   cfg.Tokens.SessionTTL,
@@ -107,22 +105,43 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			proxies = append(proxies, pfx)
 		}
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, reload: opts.KeyReloadInterval}
-	if s.reload <= 0 {
-		s.reload = 30 * time.Second
-	}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, reload: cfg.Keys.CheckInterval}
 	s.handler = httpapi.New(httpapi.Options{
-		Users:          us,
-		Tokens:         ts,
-		Keys:           sig,
-		Ready:          s.ready,
-		APIPrefix:      cfg.HTTP.APIPrefix,
-		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-		JWKSMaxAge:     cfg.JWKS.MaxAge,
-		TrustedProxies: proxies,
-		Logger:         log,
+		Users:            us,
+		Tokens:           ts,
+		Keys:             sig,
+		Ready:            s.ready,
+		Issuer:           cfg.IssuerURL(),
+		AccessAlgorithms: []string{cfg.Keys.AccessAlgorithm},
+		UserIDClaim:      cfg.Tokens.UserIDClaim,
+		APIPrefix:        cfg.HTTP.APIPrefix,
+		MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
+		JWKSMaxAge:       cfg.JWKS.MaxAge,
+		TrustedProxies:   proxies,
+		Logger:           log,
 	})
 	return s, nil
+}
+
+// KeyPolicy is the signing-key schedule the configuration asks for. A
+// retired key stays published for the longest lifetime of the tokens it
+// signed, plus the leeway verifiers allow and the time other instances may
+// go on signing with it before they notice the rotation.
+func KeyPolicy(cfg config.Config) signer.Policy {
+	slack := cfg.Tokens.Leeway + cfg.Keys.CheckInterval
+	retention := map[string]time.Duration{}
+	keep := func(alg string, lifetime time.Duration) {
+		retention[alg] = max(retention[alg], lifetime+slack)
+	}
+	keep(cfg.Keys.AccessAlgorithm, cfg.Tokens.AccessTTL)
+	keep(cfg.Keys.RefreshAlgorithm, cfg.Tokens.RefreshTTL)
+	return signer.Policy{
+		Rings:          []string{cfg.Keys.AccessAlgorithm, cfg.Keys.RefreshAlgorithm},
+		RSABits:        cfg.Keys.RSABits,
+		RotationPeriod: cfg.Keys.RotationPeriod,
+		PrePublish:     cfg.Keys.PrePublish,
+		Retention:      retention,
+	}
 }
 
 // NewUsers builds the accounts service (shared with the CLI). Password
@@ -187,12 +206,15 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 		defer cancel()
 		if err := hs.Shutdown(sctx); err != nil {
+			// Requests still running after the timeout are cut off, so that
+			// none outlives Run (and the store closed after it).
+			_ = hs.Close()
 			return fmt.Errorf("graceful shutdown: %w", err)
 		}
 		return nil
 	})
 	g.Go(func() error {
-		s.reloadKeys(gctx)
+		s.maintainKeys(gctx)
 		return nil
 	})
 	err := g.Wait()
@@ -200,9 +222,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// reloadKeys picks up key changes made by other instances or the CLI.
-// Errors are logged, never fatal: the keys already loaded keep serving.
-func (s *Server) reloadKeys(ctx context.Context) {
+// maintainKeys rotates keys when due (exactly one instance does it; the
+// others find it done) and picks up key changes made by other instances or
+// the CLI. Errors are logged, never fatal: the keys already loaded keep
+// serving.
+func (s *Server) maintainKeys(ctx context.Context) {
 	t := time.NewTicker(s.reload)
 	defer t.Stop()
 	for {
@@ -210,8 +234,8 @@ func (s *Server) reloadKeys(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Signer.Reload(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("reload signing keys", "err", err)
+			if err := s.Signer.Maintain(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("signing key maintenance", "err", err)
 			}
 		}
 	}

@@ -2,7 +2,9 @@ package signer
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -22,7 +24,17 @@ import (
 const (
 	RS256 = "RS256"
 	EdDSA = "EdDSA"
+	// ES256 (ECDSA P-256) signs access tokens only: its signatures are
+	// randomised, and a refresh token must re-sign to identical bytes.
+	ES256 = "ES256"
 )
+
+// Algorithms lists every supported algorithm.
+var Algorithms = []string{RS256, EdDSA, ES256}
+
+// Deterministic reports whether alg's signatures are a pure function of
+// key and message (RSA PKCS#1 v1.5 and Ed25519 are; ECDSA is not).
+func Deterministic(alg string) bool { return alg == RS256 || alg == EdDSA }
 
 // minRSABits is the smallest RSA modulus idp generates or accepts.
 const minRSABits = 2048
@@ -63,12 +75,13 @@ func (k *Key) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("kid", k.KID), slog.String("alg", string(k.Alg)), slog.String("state", string(k.State)))
 }
 
-// Signer returns the raw private key (*rsa.PrivateKey or
-// ed25519.PrivateKey), or nil for a verification-only key. Signing with it
+// Signer returns the raw private key (*rsa.PrivateKey, ed25519.PrivateKey
+// or *ecdsa.PrivateKey), or nil for a verification-only key. Signing with it
 // avoids converting the JWK on every token.
 func (k *Key) Signer() crypto.Signer { return k.signer }
 
-// PublicKey returns the raw public key (*rsa.PublicKey or ed25519.PublicKey).
+// PublicKey returns the raw public key (*rsa.PublicKey, ed25519.PublicKey
+// or *ecdsa.PublicKey).
 func (k *Key) PublicKey() crypto.PublicKey { return k.publicKey }
 
 // GenerateKey makes a new key for alg ("RS256" with rsaBits bits, or
@@ -84,6 +97,8 @@ func GenerateKey(alg string, rsaBits int) (*Key, error) {
 		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	case EdDSA:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	default:
 		return nil, fmt.Errorf("generate key: unsupported algorithm %q", alg)
 	}
@@ -204,6 +219,12 @@ func checkPrivateKey(alg string, priv crypto.PrivateKey) (crypto.Signer, error) 
 			return checkPrivateKey(alg, *k)
 		}
 		return nil, fmt.Errorf("%s needs an Ed25519 private key, got %T", alg, priv)
+	case ES256:
+		k, ok := priv.(*ecdsa.PrivateKey)
+		if !ok || k.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("%s needs a P-256 ECDSA private key, got %T", alg, priv)
+		}
+		return k, nil
 	}
 	return nil, fmt.Errorf("unsupported algorithm %q", alg)
 }
@@ -219,4 +240,4 @@ func thumbprint(key jwk.Key) (string, error) {
 }
 
 // supportedAlg reports whether idp can generate and sign with alg.
-func supportedAlg(alg string) bool { return alg == RS256 || alg == EdDSA }
+func supportedAlg(alg string) bool { return alg == RS256 || alg == EdDSA || alg == ES256 }

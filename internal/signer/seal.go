@@ -35,6 +35,16 @@ func kekID(kek []byte) [kekIDSize]byte {
 	return id
 }
 
+// sealedUnder returns the id of the KEK a blob was sealed under (zero for
+// a malformed blob).
+func sealedUnder(blob []byte) [kekIDSize]byte {
+	var id [kekIDSize]byte
+	if len(blob) >= sealHeader {
+		copy(id[:], blob[1:1+kekIDSize])
+	}
+	return id
+}
+
 // sealAAD binds a sealed private key to its row: the blob of one key cannot
 // be moved onto another kid or algorithm. Fields are NUL-separated so that
 // no two (kid, alg) pairs give the same bytes.

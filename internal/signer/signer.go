@@ -2,8 +2,11 @@ package signer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,13 +33,48 @@ type Options struct {
 	// KEKs are 32-byte key-encryption keys: the first seals new keys, all
 	// are tried (by id) to unseal. Required.
 	KEKs [][]byte
-	// Algorithms are the rings kept with an active key; default {"RS256"}.
-	// Supported: "RS256", "EdDSA".
-	Algorithms []string
-	// RSABits is the size of generated RSA keys; default 2048.
-	RSABits int
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Policy is the key schedule; zero fields take DefaultPolicy's values.
+	Policy Policy
+	// Families, if set, has sessions revoked with the key that signed their
+	// current refresh token.
+	Families storage.Families
+	// Audit, if set, records key events.
+	Audit  storage.Audit
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// DefaultPolicy is the schedule for unset Policy fields: RS256, 30-day
+// rotation, next keys published an hour before they may activate, retired
+// keys kept for a day (the default refresh-token lifetime).
+func DefaultPolicy() Policy {
+	return Policy{
+		Rings:          []string{RS256},
+		RSABits:        2048,
+		RotationPeriod: 30 * 24 * time.Hour,
+		PrePublish:     time.Hour,
+		Retention:      map[string]time.Duration{},
+	}
+}
+
+func withDefaults(p Policy) Policy {
+	d := DefaultPolicy()
+	if len(p.Rings) == 0 {
+		p.Rings = d.Rings
+	}
+	p.Rings = slices.Compact(slices.Sorted(slices.Values(p.Rings)))
+	p.RSABits = cmp.Or(p.RSABits, d.RSABits)
+	p.RotationPeriod = cmp.Or(p.RotationPeriod, d.RotationPeriod)
+	p.PrePublish = cmp.Or(p.PrePublish, d.PrePublish)
+	if p.Retention == nil {
+		p.Retention = map[string]time.Duration{}
+	}
+	for _, alg := range p.Rings {
+		if _, ok := p.Retention[alg]; !ok {
+			p.Retention[alg] = 24 * time.Hour
+		}
+	}
+	return p
 }
 
 // JWKS is the pre-rendered public key set: compact JSON {"keys":[…]} and
@@ -49,12 +87,12 @@ type JWKS struct {
 // Signer holds the current key set. Its read methods are safe for
 // concurrent use and lock-free; Reload replaces the snapshot atomically.
 type Signer struct {
-	store   storage.SigningKeys
-	keks    [][]byte
-	algs    []string
-	rsaBits int
-	now     func() time.Time
-	log     *slog.Logger
+	store storage.SigningKeys
+	keks  [][]byte
+	algs  []string
+	life  *Lifecycle
+	now   func() time.Time
+	log   *slog.Logger
 
 	snap atomic.Pointer[snapshot]
 
@@ -72,18 +110,15 @@ type snapshot struct {
 	ready     bool
 }
 
-// New loads the key set, makes sure every configured algorithm has an
-// active key (generating one if needed; another instance generating it
-// first is fine) and builds the first snapshot.
+// New loads the key set, brings it in line with the policy (an active and
+// a next key in every ring, generated on a fresh database; another instance
+// doing it first is fine) and builds the first snapshot.
 func New(ctx context.Context, opts Options) (*Signer, error) {
 	s, err := newSigner(opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.ensureActive(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.Reload(ctx); err != nil {
+	if err := s.Maintain(ctx); err != nil {
 		return nil, err
 	}
 	if !s.Ready() {
@@ -104,30 +139,17 @@ func newSigner(opts Options) (*Signer, error) {
 			return nil, fmt.Errorf("signer: key-encryption key #%d is %d bytes, want %d", i+1, len(k), KEKSize)
 		}
 	}
-	algs := opts.Algorithms
-	if len(algs) == 0 {
-		algs = []string{RS256}
-	}
-	for _, a := range algs {
-		if !supportedAlg(a) {
-			return nil, fmt.Errorf("signer: unsupported algorithm %q (want RS256 or EdDSA)", a)
-		}
-	}
-	bits := opts.RSABits
-	if bits == 0 {
-		bits = 2048
-	}
-	if bits < minRSABits {
-		return nil, fmt.Errorf("signer: RSABits %d is below %d", bits, minRSABits)
+	policy := withDefaults(opts.Policy)
+	if err := policy.Validate(); err != nil {
+		return nil, fmt.Errorf("signer: %w", err)
 	}
 	s := &Signer{
-		store:   opts.Store,
-		keks:    slices.Clone(opts.KEKs),
-		algs:    slices.Compact(slices.Sorted(slices.Values(algs))),
-		rsaBits: bits,
-		now:     opts.Now,
-		log:     opts.Logger,
-		cache:   map[string]*Key{},
+		store: opts.Store,
+		keks:  slices.Clone(opts.KEKs),
+		algs:  policy.Rings,
+		now:   opts.Now,
+		log:   opts.Logger,
+		cache: map[string]*Key{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -135,94 +157,29 @@ func newSigner(opts Options) (*Signer, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	s.life = &Lifecycle{
+		Store: opts.Store, KEKs: s.keks, Policy: policy,
+		Families: opts.Families, Audit: opts.Audit, Now: s.now, Logger: s.log,
+	}
 	return s, nil
 }
 
-// ensureActive generates, outside the store's lock, a key for each ring
-// that lacks an active one, then inserts it under the lock unless another
-// instance got there first.
-func (s *Signer) ensureActive(ctx context.Context) error {
-	rows, err := s.store.ListSigningKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("load signing keys: %w", err)
-	}
-	var missing []string
-	for _, alg := range s.algs {
-		if !hasActive(rows, alg) {
-			missing = append(missing, alg)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
+// Lifecycle is the signer's key lifecycle (for commands that change keys
+// through a running signer, and for tests).
+func (s *Signer) Lifecycle() *Lifecycle { return s.life }
 
-	fresh := make(map[string]storage.SigningKey, len(missing))
-	for _, alg := range missing {
-		k, err := GenerateKey(alg, s.rsaBits)
-		if err != nil {
-			return err
+// Maintain runs the policy (rotating when due, removing expired keys; a
+// no-op when another instance already did it) and reloads the snapshot.
+// Every instance calls it periodically.
+func (s *Signer) Maintain(ctx context.Context) error {
+	if _, err := s.life.Maintain(ctx); err != nil {
+		// Keep serving with what is loaded; the caller logs.
+		if rerr := s.Reload(ctx); rerr != nil {
+			return errors.Join(err, rerr)
 		}
-		now := s.now().UTC().Truncate(time.Microsecond) // what both stores keep
-		row, err := s.sealRow(k, storage.KeyActive, now)
-		if err != nil {
-			return err
-		}
-		row.ActivatesAt = now
-		fresh[alg] = row
+		return fmt.Errorf("maintain signing keys: %w", err)
 	}
-
-	var inserted []storage.SigningKey
-	err = s.store.UpdateSigningKeys(ctx, func(current []storage.SigningKey) (storage.KeyChanges, error) {
-		inserted = inserted[:0]
-		var ch storage.KeyChanges
-		for _, alg := range missing {
-			if hasActive(current, alg) {
-				continue // another instance made one meanwhile: use theirs
-			}
-			ch.Insert = append(ch.Insert, fresh[alg])
-		}
-		inserted = append(inserted, ch.Insert...)
-		return ch, nil
-	})
-	if err != nil {
-		return fmt.Errorf("store new signing keys: %w", err)
-	}
-	for _, row := range inserted {
-		s.log.Info("signing key generated", "kid", row.KID, "alg", row.Alg, "state", row.State)
-	}
-	if n := len(missing) - len(inserted); n > 0 {
-		s.log.Info("signing key generated by another instance; using it", "count", n)
-	}
-	return nil
-}
-
-func hasActive(rows []storage.SigningKey, alg string) bool {
-	for _, r := range rows {
-		if r.Alg == alg && r.State == storage.KeyActive {
-			return true
-		}
-	}
-	return false
-}
-
-// sealRow turns a key into a storage row, sealing its private half under
-// the first KEK.
-func (s *Signer) sealRow(k *Key, state storage.KeyState, now time.Time) (storage.SigningKey, error) {
-	row := storage.SigningKey{
-		KID:       k.KID,
-		Alg:       string(k.Alg),
-		State:     state,
-		PublicJWK: k.publicDoc,
-		CreatedAt: now,
-	}
-	if k.signer != nil {
-		blob, err := seal(s.keks[0], k.KID, string(k.Alg), k.signer)
-		if err != nil {
-			return storage.SigningKey{}, err
-		}
-		row.PrivateKey = blob
-	}
-	return row, nil
+	return s.Reload(ctx)
 }
 
 // Reload re-reads the key set and, if it changed, publishes a new snapshot.
@@ -272,19 +229,18 @@ func (s *Signer) build(rows []storage.SigningKey, now time.Time) (*snapshot, err
 	}
 	var pub []*Key
 	seen := make(map[string]bool, len(rows))
-	for _, r := range rows {
+	for _, r := range orderForJWKS(rows) {
 		seen[r.KID] = true
-		if r.State == storage.KeyRevoked {
-			continue
-		}
-		if r.State != storage.KeyNext && r.State != storage.KeyActive && r.State != storage.KeyRetired {
+		switch r.State {
+		case storage.KeyNext, storage.KeyActive, storage.KeyRetired, storage.KeyRevoked:
+		default:
 			return nil, fmt.Errorf("signing key %s: unknown state %q", r.KID, r.State)
 		}
-		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+		if !published(r, now) {
 			if r.State == storage.KeyActive {
 				s.log.Warn("active signing key is past its expiry; not using it", "kid", r.KID, "alg", r.Alg)
 			}
-			continue // left the JWKS: neither published nor used
+			continue // revoked or left the JWKS: neither published nor used
 		}
 		material, err := s.material(r)
 		if err != nil {
@@ -298,7 +254,7 @@ func (s *Signer) build(rows []storage.SigningKey, now time.Time) (*snapshot, err
 		pub = append(pub, key)
 		if r.State == storage.KeyActive {
 			if prev, dup := snap.active[r.Alg]; dup {
-				// Rows are ordered by creation: the newest active key wins.
+				// Ordered by creation: the newest active key wins.
 				s.log.Warn("several active signing keys for one algorithm; signing with the newest",
 					"alg", r.Alg, "kid", key.KID, "other_kid", prev.KID)
 			}
@@ -310,23 +266,6 @@ func (s *Signer) build(rows []storage.SigningKey, now time.Time) (*snapshot, err
 			delete(s.cache, kid)
 		}
 	}
-
-	createdAt := map[string]time.Time{}
-	for _, r := range rows {
-		createdAt[r.KID] = r.CreatedAt
-	}
-	slices.SortStableFunc(pub, func(a, b *Key) int {
-		if (a.State == storage.KeyActive) != (b.State == storage.KeyActive) {
-			if a.State == storage.KeyActive {
-				return -1
-			}
-			return 1
-		}
-		if c := createdAt[a.KID].Compare(createdAt[b.KID]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.KID, b.KID)
-	})
 	snap.jwks = renderJWKS(pub)
 
 	snap.ready = true
@@ -336,6 +275,28 @@ func (s *Signer) build(rows []storage.SigningKey, now time.Time) (*snapshot, err
 		}
 	}
 	return snap, nil
+}
+
+// published reports whether the JWKS lists r at now: next, active and
+// retired keys until their expiry; never revoked ones.
+func published(r storage.SigningKey, now time.Time) bool {
+	return r.State != storage.KeyRevoked && (r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt))
+}
+
+// orderForJWKS sorts keys as the JWKS lists them: active keys first, then
+// by creation time and kid.
+func orderForJWKS(rows []storage.SigningKey) []storage.SigningKey {
+	out := slices.Clone(rows)
+	slices.SortStableFunc(out, func(a, b storage.SigningKey) int {
+		if (a.State == storage.KeyActive) != (b.State == storage.KeyActive) {
+			if a.State == storage.KeyActive {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.KID, b.KID))
+	})
+	return out
 }
 
 // material returns the parsed, unsealed key of row r, from the cache when
@@ -400,6 +361,10 @@ func parsePublicRow(r storage.SigningKey) (*Key, error) {
 	case ed25519.PublicKey:
 		if r.Alg != EdDSA || len(pk) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("signing key %s: Ed25519 public key unusable for %s", r.KID, r.Alg)
+		}
+	case *ecdsa.PublicKey:
+		if r.Alg != ES256 || pk.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("signing key %s: ECDSA public key unusable for %s", r.KID, r.Alg)
 		}
 	default:
 		return nil, fmt.Errorf("signing key %s: %T unusable for %s", r.KID, raw, r.Alg)

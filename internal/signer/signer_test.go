@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -121,7 +122,7 @@ func TestNewGeneratesOnEmptyStore(t *testing.T) {
 			st := storagetest.SQLite(t)
 			clock := &fixedClock{t: t0}
 			o := opts(st, clock)
-			o.Algorithms = []string{alg}
+			o.Policy.Rings = []string{alg}
 			s, err := New(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -130,15 +131,29 @@ func TestNewGeneratesOnEmptyStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != 1 || rows[0].State != storage.KeyActive || rows[0].Alg != alg {
-				t.Fatalf("rows = %+v, want one active %s key", rows, alg)
+			// A fresh ring holds one active key and one next key, published
+			// now and scheduled one rotation period later.
+			byState := map[storage.KeyState][]storage.SigningKey{}
+			for _, r := range rows {
+				if r.Alg != alg {
+					t.Errorf("key %s of algorithm %s, want %s", r.KID, r.Alg, alg)
+				}
+				byState[r.State] = append(byState[r.State], r)
 			}
-			r := rows[0]
+			if len(rows) != 2 || len(byState[storage.KeyActive]) != 1 || len(byState[storage.KeyNext]) != 1 {
+				t.Fatalf("rows = %v, want one active and one next %s key", kidsAndStates(rows), alg)
+			}
+			r, next := byState[storage.KeyActive][0], byState[storage.KeyNext][0]
 			if !r.CreatedAt.Equal(t0) || !r.ActivatesAt.Equal(t0) {
-				t.Errorf("created/activates = %v/%v, want %v", r.CreatedAt, r.ActivatesAt, t0)
+				t.Errorf("active created/activates = %v/%v, want %v", r.CreatedAt, r.ActivatesAt, t0)
 			}
-			if bytes.Contains(r.PrivateKey, []byte("PRIVATE")) || len(r.PrivateKey) < sealHeader+16 || r.PrivateKey[0] != sealVersion {
-				t.Errorf("private key not sealed: %q", r.PrivateKey[:min(len(r.PrivateKey), 20)])
+			if want := t0.Add(DefaultPolicy().RotationPeriod); !next.CreatedAt.Equal(t0) || !next.ActivatesAt.Equal(want) {
+				t.Errorf("next created/activates = %v/%v, want %v/%v", next.CreatedAt, next.ActivatesAt, t0, want)
+			}
+			for _, r := range rows {
+				if bytes.Contains(r.PrivateKey, []byte("PRIVATE")) || len(r.PrivateKey) < sealHeader+16 || r.PrivateKey[0] != sealVersion {
+					t.Errorf("private key of %s not sealed: %q", r.KID, r.PrivateKey[:min(len(r.PrivateKey), 20)])
+				}
 			}
 			k, err := s.SigningKey(alg)
 			if err != nil {
@@ -151,26 +166,32 @@ func TestNewGeneratesOnEmptyStore(t *testing.T) {
 				t.Error("not ready")
 			}
 			signAndVerify(t, s, s, alg)
+			if nk, err := s.VerificationKey(next.KID); err != nil || nk.State != storage.KeyNext {
+				t.Errorf("next key not a verification key: %v, %v", nk, err)
+			}
 
-			// The published JWK: kid, alg, use, key params, nothing private.
+			// The published JWKs, active first: kid, alg, use, key params,
+			// nothing private.
 			var set struct{ Keys []map[string]any }
 			if err := json.Unmarshal(s.JWKS().Body, &set); err != nil {
 				t.Fatal(err)
 			}
-			if len(set.Keys) != 1 {
-				t.Fatalf("JWKS has %d keys", len(set.Keys))
+			if len(set.Keys) != 2 {
+				t.Fatalf("JWKS has %d keys, want 2", len(set.Keys))
 			}
-			pub := set.Keys[0]
-			if pub["kid"] != r.KID || pub["alg"] != alg || pub["use"] != "sig" {
-				t.Errorf("JWK = %v", pub)
-			}
-			for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
-				if _, ok := pub[private]; ok {
-					t.Errorf("JWK publishes private member %q", private)
+			for i, want := range []string{r.KID, next.KID} {
+				pub := set.Keys[i]
+				if pub["kid"] != want || pub["alg"] != alg || pub["use"] != "sig" {
+					t.Errorf("JWK #%d = %v, want kid %s", i, pub, want)
+				}
+				for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+					if _, ok := pub[private]; ok {
+						t.Errorf("JWK publishes private member %q", private)
+					}
 				}
 			}
-			if _, err := s.SigningKey("ES256"); err == nil {
-				t.Error("SigningKey(ES256) succeeded")
+			if _, err := s.SigningKey(ES256); err == nil {
+				t.Error("SigningKey(ES256) succeeded on a store without an ES256 ring")
 			}
 		})
 	}
@@ -179,7 +200,12 @@ func TestNewGeneratesOnEmptyStore(t *testing.T) {
 func TestNewReusesKeyAcrossRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idp.db")
 	clock := &fixedClock{t: t0}
-	first, err := New(context.Background(), opts(storagetest.OpenSQLite(t, path), clock))
+	st1 := storagetest.OpenSQLite(t, path)
+	first, err := New(context.Background(), opts(st1, clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := st1.ListSigningKeys(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,8 +221,8 @@ func TestNewReusesKeyAcrossRestart(t *testing.T) {
 		t.Fatalf("restart made a new key: %s then %s", k1.KID, k2.KID)
 	}
 	rows, _ := st2.ListSigningKeys(context.Background())
-	if len(rows) != 1 {
-		t.Fatalf("%d rows after restart, want 1", len(rows))
+	if len(rows) != 2 || !reflect.DeepEqual(rows, before) {
+		t.Fatalf("restart changed the key set:\nbefore %v\nafter  %v", kidsAndStates(before), kidsAndStates(rows))
 	}
 	signAndVerify(t, first, second, RS256)
 	signAndVerify(t, second, first, RS256)
@@ -343,6 +369,9 @@ func TestJWKSGolden(t *testing.T) {
 	edActive := fixtureKey(t, "ed25519.pem", EdDSA)
 	rsaRetired := fixtureKey(t, "rsa2048-b.pem", RS256)
 	edNext := fixtureKey(t, "ed25519-b.pem", EdDSA)
+	// Every ring has its next key from testdata: New then generates
+	// nothing, and the golden file holds fixed keys only.
+	rsaNext := fixtureKey(t, "rsa2048-c.pem", RS256)
 	revoked, _ := GenerateKey(EdDSA, 0)
 	expired, _ := GenerateKey(EdDSA, 0)
 
@@ -358,12 +387,24 @@ func TestJWKSGolden(t *testing.T) {
 		row(t, kekA, edActive, storage.KeyActive, t0.Add(-12*time.Hour)),
 		retired, rev, exp,
 		row(t, kekA, edNext, storage.KeyNext, t0.Add(-time.Minute)),
+		row(t, kekA, rsaNext, storage.KeyNext, t0.Add(-30*time.Minute)),
 	)
 	o := opts(st, clock)
-	o.Algorithms = []string{RS256, EdDSA}
+	o.Policy.Rings = []string{RS256, EdDSA}
 	s, err := New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// New's maintenance removed the expired key and generated nothing.
+	rows, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kidsAndStates(rows), 6; len(got) != want {
+		t.Fatalf("stored keys after New: %v, want %d", got, want)
+	}
+	if _, ok := find(rows, expired.KID); ok {
+		t.Error("expired retired key still stored")
 	}
 	got := s.JWKS()
 
@@ -391,7 +432,7 @@ func TestJWKSGolden(t *testing.T) {
 		k, _ := set.Key(i)
 		kids = append(kids, k.KeyID())
 	}
-	wantKids := []string{rsaActive.KID, edActive.KID, retired.KID, edNext.KID}
+	wantKids := []string{rsaActive.KID, edActive.KID, retired.KID, rsaNext.KID, edNext.KID}
 	if strings.Join(kids, ",") != strings.Join(wantKids, ",") {
 		t.Errorf("kids = %v, want %v", kids, wantKids)
 	}
@@ -423,6 +464,7 @@ func TestJWKSGolden(t *testing.T) {
 	}{
 		{"active", rsaActive.KID, true},
 		{"next", edNext.KID, true},
+		{"next-rsa", rsaNext.KID, true},
 		{"retired", retired.KID, true},
 		{"revoked", revoked.KID, false},
 		{"expired", expired.KID, false},
@@ -572,15 +614,32 @@ func TestNewConcurrentInstances(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != 1 || rows[0].State != storage.KeyActive {
-				t.Fatalf("%d keys stored, want exactly one active", len(rows))
+			var active, next []storage.SigningKey
+			for _, r := range rows {
+				switch r.State {
+				case storage.KeyActive:
+					active = append(active, r)
+				case storage.KeyNext:
+					next = append(next, r)
+				}
 			}
-			if got := strings.Count(logs.String(), "signing key generated\""); got != 1 {
-				t.Errorf("%d instances inserted a key, want 1; logs:\n%s", got, logs.String())
+			if len(rows) != 2 || len(active) != 1 || len(next) != 1 {
+				t.Fatalf("stored keys %v, want exactly one active and one next", kidsAndStates(rows))
+			}
+			// Exactly one instance inserted the ring's two keys; the others
+			// found them there.
+			if got := strings.Count(logs.String(), "event=key.generated"); got != 2 {
+				t.Errorf("%d key.generated events, want 2 (one active, one next); logs:\n%s", got, logs.String())
+			}
+			if got := strings.Count(logs.String(), "event=key.activated"); got != 0 {
+				t.Errorf("%d key.activated events on a fresh store, want 0", got)
 			}
 			for i, s := range signers {
-				if k, _ := s.SigningKey(RS256); k.KID != rows[0].KID {
-					t.Errorf("instance %d signs with %s, want %s", i, k.KID, rows[0].KID)
+				if k, _ := s.SigningKey(RS256); k.KID != active[0].KID {
+					t.Errorf("instance %d signs with %s, want %s", i, k.KID, active[0].KID)
+				}
+				if s.JWKS().ETag != signers[0].JWKS().ETag {
+					t.Errorf("instance %d publishes another JWKS", i)
 				}
 			}
 		})
@@ -609,8 +668,9 @@ func TestNewOptions(t *testing.T) {
 		{"no-store", func(o *Options) { o.Store = nil }, "Store is required"},
 		{"no-kek", func(o *Options) { o.KEKs = nil }, "key-encryption key is required"},
 		{"short-kek", func(o *Options) { o.KEKs = [][]byte{make([]byte, 16)} }, "#1 is 16 bytes"},
-		{"bad-alg", func(o *Options) { o.Algorithms = []string{"HS256"} }, `unsupported algorithm "HS256"`},
-		{"small-rsa", func(o *Options) { o.RSABits = 1024 }, "RSABits 1024"},
+		{"bad-alg", func(o *Options) { o.Policy.Rings = []string{"HS256"} }, `unsupported algorithm "HS256"`},
+		{"small-rsa", func(o *Options) { o.Policy.RSABits = 1024 }, "RSA keys of 1024 bits"},
+		{"prepublish-longer-than-rotation", func(o *Options) { o.Policy.RotationPeriod, o.Policy.PrePublish = time.Hour, 2*time.Hour }, "shorter than the pre-publication time"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := opts(st, &fixedClock{t: t0})
@@ -649,7 +709,7 @@ func TestNewKeyRejects(t *testing.T) {
 
 func BenchmarkVerificationKey(b *testing.B) {
 	st := storagetest.SQLite(b)
-	s, err := New(context.Background(), Options{Store: st, KEKs: [][]byte{kekA}, Algorithms: []string{EdDSA}})
+	s, err := New(context.Background(), Options{Store: st, KEKs: [][]byte{kekA}, Policy: Policy{Rings: []string{EdDSA}}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -206,6 +206,9 @@ type Families interface {
 	// RevokeUserFamilies revokes every live family of the user and returns
 	// how many it revoked.
 	RevokeUserFamilies(ctx context.Context, userID int64, at time.Time, reason string) (int64, error)
+	// RevokeFamiliesByKID revokes every live family whose current refresh
+	// token the key kid signed (the key was revoked) and returns how many.
+	RevokeFamiliesByKID(ctx context.Context, kid string, at time.Time, reason string) (int64, error)
 }
 
 // AuditEvent is one security-relevant event.

@@ -122,7 +122,7 @@ func (s *Service) notRotated(ctx context.Context, cl *claims, u storage.User, c 
 		return Pair{}, fmt.Errorf("refresh: revoke family after reuse: %w", err)
 	}
 	if revoked {
-		s.log.Warn("refresh token reuse detected; family revoked",
+		s.log.WarnContext(ctx, "refresh token reuse detected; family revoked",
 			"user_id", f.UserID, "family_id", f.ID, "generation", f.Generation, "ip", c.IP)
 		s.recordAudit(ctx, storage.AuditEvent{
 			At:        now,
@@ -149,7 +149,7 @@ func (s *Service) recordAudit(ctx context.Context, e storage.AuditEvent) {
 		return
 	}
 	if err := s.audit.RecordAudit(ctx, e); err != nil {
-		s.log.Error("record audit event", "type", e.Type, "err", err)
+		s.log.ErrorContext(ctx, "record audit event", "type", e.Type, "err", err)
 	}
 }
 

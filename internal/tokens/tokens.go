@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/idp/idp/internal/signer"
@@ -146,10 +147,13 @@ func New(opts Options) (*Service, error) {
 			errs = append(errs, errors.New("Audience: empty entry"))
 		}
 	}
-	for name, alg := range map[string]string{"AccessAlg": s.accessAlg, "RefreshAlg": s.refreshAlg} {
-		if alg != signer.RS256 && alg != signer.EdDSA {
-			errs = append(errs, fmt.Errorf("%s %q: want RS256 or EdDSA", name, alg))
-		}
+	if !slices.Contains(signer.Algorithms, s.accessAlg) {
+		errs = append(errs, fmt.Errorf("AccessAlg %q: want one of %v", s.accessAlg, signer.Algorithms))
+	}
+	if !signer.Deterministic(s.refreshAlg) {
+		// The grace answer re-signs the current refresh token and must
+		// reproduce its bytes.
+		errs = append(errs, fmt.Errorf("RefreshAlg %q: want RS256 or EdDSA (deterministic signatures)", s.refreshAlg))
 	}
 	for name, d := range map[string]time.Duration{
 		"AccessTTL": s.accessTTL, "RefreshTTL": s.refreshTTL, "SessionTTL": s.sessionTTL,

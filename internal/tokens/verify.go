@@ -245,7 +245,9 @@ func (p *keyProvider) FetchKeys(_ context.Context, sink jws.KeySink, sig *jws.Si
 }
 
 // allowedAlg: only the asymmetric algorithms idp signs with.
-func allowedAlg(a jwa.SignatureAlgorithm) bool { return a == jwa.RS256 || a == jwa.EdDSA }
+func allowedAlg(a jwa.SignatureAlgorithm) bool {
+	return a == jwa.RS256 || a == jwa.EdDSA || a == jwa.ES256
+}
 
 // str reads a JSON string.
 func str(v json.RawMessage) (string, bool) {

@@ -91,6 +91,19 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, at time.Time, reaso
 	return revoked, nil
 }
 
+// RevokeFamiliesByKID revokes every live family whose current token kid signed.
+func (s *Store) RevokeFamiliesByKID(ctx context.Context, kid string, at time.Time, reason string) (int64, error) {
+	if checkText(kid) != nil {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE refresh_families SET revoked_at = $1, revoke_reason = $2
+		WHERE current_kid = $3 AND revoked_at IS NULL`, ts(at), cleanText(reason), kid)
+	if err != nil {
+		return 0, fmt.Errorf("revoke families signed by key %s: %w", kid, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // RevokeUserFamilies revokes every unrevoked family of the user.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID int64, at time.Time, reason string) (int64, error) {
 	reason = cleanText(reason)

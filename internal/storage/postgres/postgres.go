@@ -26,6 +26,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -234,4 +236,18 @@ func affected(tag pgconn.CommandTag) error {
 		return storage.ErrNotFound
 	}
 	return nil
+}
+
+// LatestVersion is the version of the newest embedded migration: what
+// Version reports once Migrate has run.
+func LatestVersion() int64 {
+	entries, _ := fs.ReadDir(migrations, "migrations")
+	var latest int64
+	for _, e := range entries {
+		prefix, _, _ := strings.Cut(e.Name(), "_")
+		if v, err := strconv.ParseInt(prefix, 10, 64); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest
 }

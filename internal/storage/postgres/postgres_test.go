@@ -54,11 +54,12 @@ func TestConcurrentMigrate(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	var applied, lockRows int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id = 1`).Scan(&applied); err != nil {
+	latest := postgres.LatestVersion()
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
-	if applied != 1 {
-		t.Fatalf("migration 1 recorded %d times, want 1", applied)
+	if int64(applied) != latest {
+		t.Fatalf("%d migrations recorded, want each of the %d once", applied, latest)
 	}
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM signing_key_lock`).Scan(&lockRows); err != nil {
 		t.Fatal(err)
@@ -67,8 +68,8 @@ func TestConcurrentMigrate(t *testing.T) {
 		t.Fatalf("signing_key_lock has %d rows, want 1", lockRows)
 	}
 	for _, s := range stores {
-		if v, err := s.Version(ctx); err != nil || v != 1 {
-			t.Fatalf("Version = %d, %v; want 1", v, err)
+		if v, err := s.Version(ctx); err != nil || v != latest {
+			t.Fatalf("Version = %d, %v; want %d", v, err, latest)
 		}
 	}
 }

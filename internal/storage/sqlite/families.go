@@ -97,6 +97,23 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, at time.Time, reaso
 	return false, nil
 }
 
+// RevokeFamiliesByKID revokes every live family whose current token kid signed.
+func (s *Store) RevokeFamiliesByKID(ctx context.Context, kid string, at time.Time, reason string) (int64, error) {
+	if checkText(kid) != nil {
+		return 0, nil
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ?
+		WHERE current_kid = ? AND revoked_at IS NULL`, micros(at), cleanText(reason), kid)
+	if err != nil {
+		return 0, fmt.Errorf("revoke families signed by key %s: %w", kid, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("revoke families signed by key %s: %w", kid, err)
+	}
+	return n, nil
+}
+
 // RevokeUserFamilies revokes every unrevoked family of the user.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID int64, at time.Time, reason string) (int64, error) {
 	reason = cleanText(reason)

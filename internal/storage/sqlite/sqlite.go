@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -253,4 +254,18 @@ func rowsAffected(res sql.Result) error {
 		return storage.ErrNotFound
 	}
 	return nil
+}
+
+// LatestVersion is the version of the newest embedded migration: what
+// Version reports once Migrate has run.
+func LatestVersion() int64 {
+	entries, _ := fs.ReadDir(migrations, "migrations")
+	var latest int64
+	for _, e := range entries {
+		prefix, _, _ := strings.Cut(e.Name(), "_")
+		if v, err := strconv.ParseInt(prefix, 10, 64); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest
 }

@@ -164,6 +164,31 @@ var familyCases = []testCase{
 		_, err := s.RevokeFamily(ctxT(t), "ghost", t0, "logout")
 		wantErr(t, "RevokeFamily", err, storage.ErrNotFound)
 	}},
+	{"families/revoke-by-kid", func(t *testing.T, s storage.Store) {
+		u := mustCreateUser(t, s, "bykid@example.com")
+		signed := newFamily("k1", u.ID)
+		signed.CurrentKID = "compromised"
+		signed = mustCreateFamily(t, s, signed)
+		done := newFamily("k0", u.ID)
+		done.CurrentKID = "compromised"
+		done.RevokedAt, done.RevokeReason = t0.Add(time.Minute), "logout"
+		done = mustCreateFamily(t, s, done)
+		other := mustCreateFamily(t, s, newFamily("k2", u.ID)) // kid-1
+
+		at := t0.Add(time.Hour)
+		n, err := s.RevokeFamiliesByKID(ctxT(t), "compromised", at, "signing_key_revoked")
+		wantErr(t, "RevokeFamiliesByKID", err, nil)
+		if n != 1 {
+			t.Fatalf("RevokeFamiliesByKID revoked %d, want 1", n)
+		}
+		signed.RevokedAt, signed.RevokeReason = norm(at), "signing_key_revoked"
+		wantEqual(t, "revoked k1", mustGetFamily(t, s, "k1"), signed)
+		wantEqual(t, "already revoked k0", mustGetFamily(t, s, "k0"), done)
+		wantEqual(t, "other key's k2", mustGetFamily(t, s, "k2"), other)
+		if n, err := s.RevokeFamiliesByKID(ctxT(t), "compromised", at, "again"); err != nil || n != 0 {
+			t.Fatalf("second RevokeFamiliesByKID: %d, %v; want 0", n, err)
+		}
+	}},
 	{"families/revoke-user-families", func(t *testing.T, s storage.Store) {
 		u := mustCreateUser(t, s, "many@example.com")
 		other := mustCreateUser(t, s, "other@example.com")
