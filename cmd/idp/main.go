@@ -72,6 +72,7 @@ data in an embedded SQLite file.`,
 		a.migrateCmd(),
 		a.usersCmd(),
 		a.keysCmd(),
+		a.tokensCmd(),
 		a.configCmd(),
 		&cobra.Command{
 			Use:   "version",

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,6 +24,7 @@ import (
 func (a *app) usersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage user accounts"}
 	cmd.AddCommand(a.createUserCmd(false), a.createUserCmd(true), a.listUsersCmd())
+	cmd.AddCommand(a.userAdminCmds()...)
 	return cmd
 }
 
@@ -222,4 +225,78 @@ func (a *app) listUsersCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// userByArg finds the user an argument names: a numeric id or an email.
+func userByArg(ctx context.Context, us *users.Service, arg string) (storage.User, error) {
+	if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
+		return us.Get(ctx, id)
+	}
+	return us.Find(ctx, arg)
+}
+
+// userAdminCmd is a command acting on one existing user.
+func (a *app) userAdminCmd(use, short string, act func(ctx context.Context, us *users.Service, u storage.User) (string, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " EMAIL|ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, store, log, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			us, err := server.NewUsers(cfg, store, time.Now, log)
+			if err != nil {
+				return err
+			}
+			u, err := userByArg(ctx, us, args[0])
+			if errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("no user %s", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			msg, err := act(ctx, us, u)
+			if err != nil {
+				var ve *users.ValidationError
+				if errors.As(err, &ve) {
+					return fmt.Errorf("refused:\n%s", formatValidation(ve))
+				}
+				return err
+			}
+			fmt.Fprintf(a.stdout, "user %d <%s>: %s\n", u.ID, u.Email, msg)
+			return nil
+		},
+	}
+}
+
+func (a *app) userAdminCmds() []*cobra.Command {
+	var passwordStdin bool
+	setPassword := a.userAdminCmd("set-password", "Set a user's password (policy-checked); ends all its sessions",
+		func(ctx context.Context, us *users.Service, u storage.User) (string, error) {
+			p, err := a.readPassword(passwordStdin)
+			if err != nil {
+				return "", err
+			}
+			return "password changed; sessions revoked", us.SetPassword(ctx, u.ID, p)
+		})
+	setPassword.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	return []*cobra.Command{
+		setPassword,
+		a.userAdminCmd("deactivate", "Deactivate a user: no login, no refresh; ends all its sessions",
+			func(ctx context.Context, us *users.Service, u storage.User) (string, error) {
+				return "deactivated; sessions revoked", us.SetActive(ctx, u.ID, false)
+			}),
+		a.userAdminCmd("activate", "Reactivate a user",
+			func(ctx context.Context, us *users.Service, u storage.User) (string, error) {
+				return "activated", us.SetActive(ctx, u.ID, true)
+			}),
+		a.userAdminCmd("delete", "Delete a user and its sessions",
+			func(ctx context.Context, us *users.Service, u storage.User) (string, error) {
+				return "deleted", us.Delete(ctx, u.ID)
+			}),
+	}
 }

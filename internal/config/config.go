@@ -28,6 +28,7 @@ type Config struct {
 	Keys      Keys      `mapstructure:"keys"`
 	JWKS      JWKS      `mapstructure:"jwks"`
 	Passwords Passwords `mapstructure:"passwords"`
+	Login     Login     `mapstructure:"login"`
 }
 
 // HTTP is the listener and the API surface.
@@ -75,6 +76,14 @@ type Tokens struct {
 	// RefreshGrace is how long the immediate predecessor of a family's
 	// current refresh token is still answered (two tabs refreshing at once).
 	RefreshGrace time.Duration `mapstructure:"refresh_grace"`
+	// RevokedRetention is how long revoked sessions are kept (for the
+	// "blacklisted" answer and investigation) before the janitor deletes
+	// them; sessions past their lifetime go at once.
+	RevokedRetention time.Duration `mapstructure:"revoked_retention"`
+	// FlushInterval is how often each instance runs the janitor.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	// FlushBatch is how many rows one janitor statement deletes.
+	FlushBatch int `mapstructure:"flush_batch"`
 }
 
 // Keys configures signing keys and their rotation.
@@ -110,6 +119,30 @@ type JWKS struct {
 type Passwords struct {
 	Argon2    Argon2 `mapstructure:"argon2"`
 	MinLength int    `mapstructure:"min_length"`
+	// MaxConcurrentHashes bounds the password hashes computed at once (each
+	// takes argon2.memory_kib and a core); 0: half the CPUs, at least one,
+	// so that logins never take every core from refresh and verify.
+	MaxConcurrentHashes int `mapstructure:"max_concurrent_hashes"`
+	// MaxHashWait is how long a login or registration waits for a hashing
+	// slot before it is answered 503 with Retry-After.
+	MaxHashWait time.Duration `mapstructure:"max_hash_wait"`
+}
+
+// Login is brute-force protection of POST token/.
+type Login struct {
+	// Window is the period failures are counted in.
+	Window time.Duration `mapstructure:"window"`
+	// MaxFailuresPerAccountIP failures of one account from one IP block
+	// that pair for Block, doubling per further failure up to MaxBlock.
+	MaxFailuresPerAccountIP int64 `mapstructure:"max_failures_per_account_ip"`
+	// MaxFailuresPerIP failures from one IP (IPv6: its /64) block it alike.
+	MaxFailuresPerIP int64 `mapstructure:"max_failures_per_ip"`
+	// MaxFailuresPerAccount failures on one account from anywhere block it
+	// for AccountBlock (short, so its owner is never locked out for long).
+	MaxFailuresPerAccount int64         `mapstructure:"max_failures_per_account"`
+	Block                 time.Duration `mapstructure:"block"`
+	MaxBlock              time.Duration `mapstructure:"max_block"`
+	AccountBlock          time.Duration `mapstructure:"account_block"`
 }
 
 // Argon2 holds the argon2id cost parameters.
@@ -149,6 +182,10 @@ func Default() Config {
 			UserIDClaim:  "user_id",
 			Leeway:       30 * time.Second,
 			RefreshGrace: 10 * time.Second,
+
+			RevokedRetention: 7 * 24 * time.Hour,
+			FlushInterval:    time.Hour,
+			FlushBatch:       5000,
 		},
 		Keys: Keys{
 			AccessAlgorithm:  "RS256",
@@ -163,8 +200,19 @@ func Default() Config {
 		JWKS: JWKS{MaxAge: 5 * time.Minute},
 		Passwords: Passwords{
 			// OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
-			Argon2:    Argon2{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
-			MinLength: 8,
+			Argon2:              Argon2{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
+			MinLength:           8,
+			MaxConcurrentHashes: 0,
+			MaxHashWait:         time.Second,
+		},
+		Login: Login{
+			Window:                  15 * time.Minute,
+			MaxFailuresPerAccountIP: 5,
+			MaxFailuresPerIP:        100,
+			MaxFailuresPerAccount:   50,
+			Block:                   30 * time.Second,
+			MaxBlock:                15 * time.Minute,
+			AccountBlock:            time.Minute,
 		},
 	}
 }

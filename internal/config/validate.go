@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,7 +186,43 @@ func (c Config) Validate() error {
 		bad("passwords.min_length", c.Passwords.MinLength, "must be between 8 and 128")
 	}
 
+	if c.Passwords.MaxConcurrentHashes < 0 || c.Passwords.MaxConcurrentHashes > 1024 {
+		bad("passwords.max_concurrent_hashes", c.Passwords.MaxConcurrentHashes, "must be between 0 (half the CPUs) and 1024")
+	}
+	if c.Passwords.MaxHashWait < 0 || c.Passwords.MaxHashWait > time.Minute {
+		bad("passwords.max_hash_wait", c.Passwords.MaxHashWait, "must be between 0s and 1m")
+	}
+
+	// sessions
+	positive("tokens.revoked_retention", c.Tokens.RevokedRetention)
+	positive("tokens.flush_interval", c.Tokens.FlushInterval)
+	if c.Tokens.FlushBatch < 1 || c.Tokens.FlushBatch > 100000 {
+		bad("tokens.flush_batch", c.Tokens.FlushBatch, "must be between 1 and 100000")
+	}
+
+	// login
+	l := c.Login
+	positive("login.window", l.Window)
+	for key, n := range map[string]int64{
+		"login.max_failures_per_account_ip": l.MaxFailuresPerAccountIP,
+		"login.max_failures_per_ip":         l.MaxFailuresPerIP,
+		"login.max_failures_per_account":    l.MaxFailuresPerAccount,
+	} {
+		if n < 1 {
+			bad(key, n, "must be at least 1")
+		}
+	}
+	positive("login.block", l.Block)
+	positive("login.account_block", l.AccountBlock)
+	if l.MaxBlock < l.Block {
+		bad("login.max_block", l.MaxBlock, "must not be shorter than login.block (%s)", l.Block)
+	}
+	if l.AccountBlock > time.Hour {
+		bad("login.account_block", l.AccountBlock, "must be at most 1h: it locks the account's owner out too")
+	}
+
 	if len(p) > 0 {
+		slices.Sort(p)
 		return &Problems{List: p}
 	}
 	return nil
@@ -193,7 +230,7 @@ func (c Config) Validate() error {
 
 var reservedClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true,
-	"jti": true, "token_type": true, "email": true, "fid": true, "auth_time": true,
+	"jti": true, "token_type": true, "email": true, "fid": true, "auth_time": true, "sid": true,
 }
 
 func claimName(s string) bool {

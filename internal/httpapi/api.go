@@ -23,6 +23,7 @@ import (
 
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/throttle"
 	"github.com/idp/idp/internal/tokens"
 	"github.com/idp/idp/internal/users"
 )
@@ -43,6 +44,21 @@ type Tokens interface {
 	Verify(ctx context.Context, token string) error
 }
 
+// Sessions is what the API needs of login sessions besides refreshing.
+type Sessions interface {
+	Logout(ctx context.Context, refresh string, c tokens.Client) error
+	Sessions(ctx context.Context, userID int64, current string) ([]tokens.Session, error)
+	RevokeSession(ctx context.Context, userID int64, sid string, c tokens.Client) error
+	RevokeAllSessions(ctx context.Context, userID int64, c tokens.Client) (int64, error)
+}
+
+// Guard is brute-force protection of the login endpoint.
+type Guard interface {
+	Admit(ctx context.Context, a throttle.Attempt) (time.Duration, error)
+	Failed(ctx context.Context, a throttle.Attempt) error
+	Succeeded(ctx context.Context, a throttle.Attempt, userID int64) error
+}
+
 // Keys publishes the JWKS.
 type Keys interface {
 	JWKS() signer.JWKS
@@ -50,9 +66,11 @@ type Keys interface {
 
 // Options configures the API.
 type Options struct {
-	Users  Users
-	Tokens Tokens
-	Keys   Keys
+	Users    Users
+	Tokens   Tokens
+	Sessions Sessions
+	Guard    Guard
+	Keys     Keys
 	// Ready reports whether idp can serve (database reachable, keys loaded).
 	Ready func(ctx context.Context) error
 	// Issuer is the iss of idp's tokens; discovery URLs start with it.
@@ -73,6 +91,8 @@ type Options struct {
 type api struct {
 	users      Users
 	tokens     Tokens
+	sessions   Sessions
+	guard      Guard
 	keys       Keys
 	ready      func(ctx context.Context) error
 	maxBody    int64
@@ -90,9 +110,14 @@ func New(opts Options) *echo.Echo {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 64 << 10
 	}
+	if opts.Guard == nil {
+		opts.Guard = noGuard{}
+	}
 	a := &api{
 		users:      opts.Users,
 		tokens:     opts.Tokens,
+		sessions:   opts.Sessions,
+		guard:      opts.Guard,
 		keys:       opts.Keys,
 		ready:      opts.Ready,
 		maxBody:    opts.MaxBodyBytes,
@@ -128,6 +153,10 @@ func New(opts Options) *echo.Echo {
 	route("/token/refresh", a.refreshToken)
 	route("/token/verify", a.verifyToken)
 	route("/logged-user", a.loggedUser)
+	route("/token/blacklist", a.logout)
+	route("/logout-all", a.logoutAll)
+	route("/sessions", a.listSessions)
+	route("/sessions/:id", a.session)
 
 	e.GET("/.well-known/jwks.json", a.jwks)
 	e.HEAD("/.well-known/jwks.json", a.jwks)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -83,6 +84,24 @@ func errMethod(method, allow string) *Error {
 	e := errDetail(http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", method))
 	e.Header = http.Header{"Allow": {allow}}
 	return e
+}
+
+// errThrottled is DRF's Throttled: 429 with Retry-After in whole seconds.
+func errThrottled(wait time.Duration) *Error {
+	secs := int64((wait + time.Second - 1) / time.Second)
+	unit := "seconds"
+	if secs == 1 {
+		unit = "second"
+	}
+	e := errDetail(http.StatusTooManyRequests, fmt.Sprintf("Request was throttled. Expected available in %d %s.", secs, unit))
+	e.Header = http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}
+	return e
+}
+
+// errBusy: no password-hashing capacity now; come back in a second.
+func errBusy(cause error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Body: detailBody{Detail: msgUnavailable},
+		Header: http.Header{"Retry-After": {"1"}}, Cause: cause}
 }
 
 func errInternal(cause error) *Error {

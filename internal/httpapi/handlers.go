@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/throttle"
 	"github.com/idp/idp/internal/tokens"
 	"github.com/idp/idp/internal/users"
 )
@@ -87,6 +88,9 @@ func (a *api) register(c echo.Context) error {
 		if errors.As(err, &ve) {
 			return errFields(ve)
 		}
+		if errors.Is(err, users.ErrBusy) {
+			return errBusy(err)
+		}
 		return errInternal(err)
 	}
 	return writeJSON(c, http.StatusOK, userJSON(u))
@@ -109,14 +113,35 @@ func (a *api) obtainToken(c echo.Context) error {
 		return errFields(&ve)
 	}
 	ctx := c.Request().Context()
-	u, err := a.users.Authenticate(ctx, email, password)
+	client := clientOf(c)
+	// Counted under the address login looks up, so that variants of it
+	// share one count.
+	attempt := throttle.Attempt{Email: users.NormalizeEmail(email), IP: client.IP, UserAgent: client.UserAgent}
+	// Blocked attempts are refused before any password work, with the
+	// same answer whether the account exists or not.
+	wait, err := a.guard.Admit(ctx, attempt)
 	if err != nil {
-		if errors.Is(err, users.ErrInvalidCredentials) {
-			return &Error{Status: http.StatusUnauthorized, Body: detailBody{Detail: "No active account found with the given credentials"}}
-		}
 		return errInternal(err)
 	}
-	pair, err := a.tokens.Login(ctx, u, clientOf(c))
+	if wait > 0 {
+		return errThrottled(wait)
+	}
+	u, err := a.users.Authenticate(ctx, email, password)
+	switch {
+	case errors.Is(err, users.ErrInvalidCredentials):
+		if err := a.guard.Failed(ctx, attempt); err != nil {
+			return errInternal(err)
+		}
+		return &Error{Status: http.StatusUnauthorized, Body: detailBody{Detail: "No active account found with the given credentials"}}
+	case errors.Is(err, users.ErrBusy):
+		return errBusy(err)
+	case err != nil:
+		return errInternal(err)
+	}
+	if err := a.guard.Succeeded(ctx, attempt, u.ID); err != nil {
+		return errInternal(err)
+	}
+	pair, err := a.tokens.Login(ctx, u, client)
 	if err != nil {
 		return errInternal(err)
 	}
@@ -168,16 +193,13 @@ func (a *api) verifyToken(c echo.Context) error {
 // method check, as in DRF.
 func (a *api) loggedUser(c echo.Context) error {
 	c.Response().Header().Set("Allow", allowGetHeadOption)
-	u, present, err := a.authenticate(c)
+	p, err := a.requireUser(c)
 	if err != nil {
 		return err
 	}
-	if !present {
-		return errDetail(http.StatusUnauthorized, msgNotProvided)
-	}
 	switch c.Request().Method {
 	case http.MethodGet, http.MethodHead:
-		return writeJSON(c, http.StatusOK, userJSON(u))
+		return writeJSON(c, http.StatusOK, userJSON(p.user))
 	case http.MethodOptions:
 		return writeJSON(c, http.StatusOK, metaLoggedUser)
 	}
@@ -201,47 +223,66 @@ func tokenError(err error) error {
 	return errInternal(err)
 }
 
+// principal is who a valid bearer token speaks for.
+type principal struct {
+	user storage.User
+	// session is the login session the access token was issued in.
+	session string
+}
+
 // authenticate is SimpleJWT's JWTAuthentication. present is false when
 // there is no Authorization header or its scheme is not exactly "Bearer"
 // (no credentials, not an error); otherwise err is the 401 to answer.
-func (a *api) authenticate(c echo.Context) (u storage.User, present bool, err error) {
+func (a *api) authenticate(c echo.Context) (p principal, present bool, err error) {
 	// SimpleJWT splits the header bytes on ASCII whitespace only.
 	parts := strings.FieldsFunc(c.Request().Header.Get("Authorization"), func(r rune) bool {
 		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
 	})
 	if len(parts) == 0 || parts[0] != "Bearer" {
-		return storage.User{}, false, nil
+		return principal{}, false, nil
 	}
 	if len(parts) != 2 {
-		return storage.User{}, true, errCode(http.StatusUnauthorized, "Authorization header must contain two space-delimited values", "bad_authorization_header")
+		return principal{}, true, errCode(http.StatusUnauthorized, "Authorization header must contain two space-delimited values", "bad_authorization_header")
 	}
 	ctx := c.Request().Context()
 	claims, verr := a.tokens.VerifyAccess(ctx, parts[1])
 	switch {
 	case verr == nil:
 	case errors.Is(verr, tokens.ErrWrongType):
-		return storage.User{}, true, errAccessToken("Token has wrong type", verr)
+		return principal{}, true, errAccessToken("Token has wrong type", verr)
 	case errors.Is(verr, tokens.ErrNoUserID):
-		return storage.User{}, true, tokenError(verr)
+		return principal{}, true, tokenError(verr)
 	case errors.Is(verr, tokens.ErrTokenInvalid):
-		return storage.User{}, true, errAccessToken(msgTokenInvalid, verr)
+		return principal{}, true, errAccessToken(msgTokenInvalid, verr)
 	case errors.Is(verr, tokens.ErrBlacklisted):
-		return storage.User{}, true, errAccessToken("Token is blacklisted", verr)
+		return principal{}, true, errAccessToken("Token is blacklisted", verr)
 	case errors.Is(verr, tokens.ErrNoActiveAccount):
-		return storage.User{}, true, errCode(http.StatusUnauthorized, "User is inactive", "user_inactive")
+		return principal{}, true, errCode(http.StatusUnauthorized, "User is inactive", "user_inactive")
 	default:
-		return storage.User{}, true, errInternal(verr)
+		return principal{}, true, errInternal(verr)
 	}
 	u, gerr := a.users.Get(ctx, claims.UserID)
 	switch {
 	case errors.Is(gerr, storage.ErrNotFound):
-		return storage.User{}, true, errCode(http.StatusUnauthorized, "User not found", "user_not_found")
+		return principal{}, true, errCode(http.StatusUnauthorized, "User not found", "user_not_found")
 	case gerr != nil:
-		return storage.User{}, true, errInternal(gerr)
+		return principal{}, true, errInternal(gerr)
 	case !u.IsActive:
-		return storage.User{}, true, errCode(http.StatusUnauthorized, "User is inactive", "user_inactive")
+		return principal{}, true, errCode(http.StatusUnauthorized, "User is inactive", "user_inactive")
 	}
-	return u, true, nil
+	return principal{user: u, session: claims.SessionID}, true, nil
+}
+
+// requireUser authenticates an endpoint that needs a bearer token.
+func (a *api) requireUser(c echo.Context) (principal, error) {
+	p, present, err := a.authenticate(c)
+	if err != nil {
+		return principal{}, err
+	}
+	if !present {
+		return principal{}, errDetail(http.StatusUnauthorized, msgNotProvided)
+	}
+	return p, nil
 }
 
 // preflight handles what every POST endpoint shares: Allow on every

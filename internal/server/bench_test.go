@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/storage"
@@ -101,17 +103,27 @@ func benchEndpoints(b *testing.B, store storage.Store) {
 		})
 	})
 	b.Run("refresh", func(b *testing.B) {
+		var mu sync.Mutex
+		var all []time.Duration
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			_, refresh := login(b) // one session per goroutine, rotated in a chain
+			var lat []time.Duration
 			for pb.Next() {
 				var p struct{ Refresh string }
-				if err := json.Unmarshal(post(b, "/api/token/refresh/", `{"refresh":"`+refresh+`"}`, 200), &p); err != nil {
+				t0 := time.Now()
+				out := post(b, "/api/token/refresh/", `{"refresh":"`+refresh+`"}`, 200)
+				lat = append(lat, time.Since(t0))
+				if err := json.Unmarshal(out, &p); err != nil {
 					b.Fatal(err)
 				}
 				refresh = p.Refresh
 			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
 		})
+		reportLatency(b, all) // p50-ms, p99-ms (flood_test.go)
 	})
 	access, _ := login(b)
 	b.Run("verify", func(b *testing.B) {

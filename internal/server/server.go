@@ -22,6 +22,7 @@ import (
 	"github.com/idp/idp/internal/httpapi"
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/throttle"
 	"github.com/idp/idp/internal/tokens"
 	"github.com/idp/idp/internal/users"
 )
@@ -46,6 +47,7 @@ type Server struct {
 	Signer  *signer.Signer
 	Users   *users.Service
 	Tokens  *tokens.Service
+	Guard   *throttle.Guard
 	handler http.Handler
 	reload  time.Duration
 }
@@ -99,16 +101,22 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
+	guard, err := NewGuard(cfg, opts.Store, now, log)
+	if err != nil {
+		return nil, err
+	}
 	var proxies []netip.Prefix
 	for _, p := range cfg.HTTP.TrustedProxies {
 		if pfx, err := netip.ParsePrefix(p); err == nil {
 			proxies = append(proxies, pfx)
 		}
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, reload: cfg.Keys.CheckInterval}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, reload: cfg.Keys.CheckInterval}
 	s.handler = httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
+		Sessions:         ts,
+		Guard:            guard,
 		Keys:             sig,
 		Ready:            s.ready,
 		Issuer:           cfg.IssuerURL(),
@@ -150,19 +158,72 @@ func NewUsers(cfg config.Config, store storage.Store, now func() time.Time, log 
 	us, err := users.New(users.Options{
 		Store:    store,
 		Families: store,
+		Audit:    store,
 		Argon2: users.Argon2Params{
 			MemoryKiB:   cfg.Passwords.Argon2.MemoryKiB,
 			Iterations:  cfg.Passwords.Argon2.Iterations,
 			Parallelism: cfg.Passwords.Argon2.Parallelism,
 		},
-		MinPasswordLength: cfg.Passwords.MinLength,
-		Now:               now,
-		Logger:            log,
+		MinPasswordLength:   cfg.Passwords.MinLength,
+		MaxConcurrentHashes: cfg.Passwords.MaxConcurrentHashes,
+		MaxHashWait:         cfg.Passwords.MaxHashWait,
+		Now:                 now,
+		Logger:              log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
 	return us, nil
+}
+
+// NewGuard builds the login brute-force protection.
+func NewGuard(cfg config.Config, store storage.Store, now func() time.Time, log *slog.Logger) (*throttle.Guard, error) {
+	l := cfg.Login
+	g, err := throttle.New(throttle.Options{
+		Store: store,
+		Audit: store,
+		Policy: throttle.Policy{
+			Window:       l.Window,
+			PairLimit:    l.MaxFailuresPerAccountIP,
+			IPLimit:      l.MaxFailuresPerIP,
+			AccountLimit: l.MaxFailuresPerAccount,
+			Block:        l.Block,
+			MaxBlock:     l.MaxBlock,
+			AccountBlock: l.AccountBlock,
+		},
+		Now:    now,
+		Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("login throttle: %w", err)
+	}
+	return g, nil
+}
+
+// Flush runs the janitor once: dead sessions and stale login-throttle
+// state are deleted in batches.
+func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err error) {
+	sessions, err = s.Tokens.Flush(ctx, s.cfg.Tokens.FlushBatch, s.cfg.Tokens.RevokedRetention)
+	if err != nil {
+		return sessions, 0, err
+	}
+	throttles, err = s.Guard.Cleanup(ctx, s.cfg.Tokens.FlushBatch)
+	return sessions, throttles, err
+}
+
+// Flush runs the janitor once over a store, without a running server
+// (`idp tokens flush`).
+func Flush(ctx context.Context, cfg config.Config, store storage.Store, log *slog.Logger) (sessions, throttles int64, err error) {
+	sessions, err = tokens.FlushSessions(ctx, store, time.Now(), cfg.Tokens.RefreshTTL, cfg.Tokens.RevokedRetention, cfg.Tokens.FlushBatch)
+	if err != nil {
+		return sessions, 0, err
+	}
+	guard, err := NewGuard(cfg, store, nil, log)
+	if err != nil {
+		return sessions, 0, err
+	}
+	throttles, err = guard.Cleanup(ctx, cfg.Tokens.FlushBatch)
+	return sessions, throttles, err
 }
 
 // Handler is the HTTP API.
@@ -217,9 +278,35 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.maintainKeys(gctx)
 		return nil
 	})
+	g.Go(func() error {
+		s.janitor(gctx)
+		return nil
+	})
 	err := g.Wait()
 	s.log.Info("stopped")
 	return err
+}
+
+// janitor deletes dead sessions and stale throttle state every
+// tokens.flush_interval. Several instances may run it at once: each batch
+// deletes what is still there. Errors are logged, never fatal.
+func (s *Server) janitor(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Tokens.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, m, err := s.Flush(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.log.Warn("janitor", "err", err)
+			case n > 0 || m > 0:
+				s.log.Info("janitor", "sessions_deleted", n, "throttles_deleted", m)
+			}
+		}
+	}
 }
 
 // maintainKeys rotates keys when due (exactly one instance does it; the

@@ -26,6 +26,7 @@ type Store interface {
 	Users
 	SigningKeys
 	Families
+	Throttles
 	Audit
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -209,6 +210,58 @@ type Families interface {
 	// RevokeFamiliesByKID revokes every live family whose current refresh
 	// token the key kid signed (the key was revoked) and returns how many.
 	RevokeFamiliesByKID(ctx context.Context, kid string, at time.Time, reason string) (int64, error)
+	// ListLiveFamilies returns the user's families that can still refresh
+	// at f.Now: not revoked, ExpiresAt after f.Now, RotatedAt after
+	// f.IdleCutoff. Newest first.
+	ListLiveFamilies(ctx context.Context, userID int64, f LiveFamilies) ([]Family, error)
+	// DeleteDeadFamilies deletes at most limit families that can never be
+	// used again: unrevoked ones whose absolute (ExpiresAt <= c.Now) or idle
+	// (RotatedAt <= c.IdleCutoff) lifetime has passed, and revoked ones
+	// revoked at or before c.RevokedCutoff. It returns how many it deleted;
+	// fewer than limit means none are left. Each call is one short
+	// statement, so a large backlog never locks the table for long.
+	DeleteDeadFamilies(ctx context.Context, c FamilyCleanup, limit int) (int64, error)
+}
+
+// LiveFamilies selects the families that can still refresh.
+type LiveFamilies struct {
+	Now        time.Time
+	IdleCutoff time.Time // now - refresh-token lifetime
+}
+
+// FamilyCleanup says which families are dead.
+type FamilyCleanup struct {
+	Now           time.Time
+	IdleCutoff    time.Time // now - refresh-token lifetime
+	RevokedCutoff time.Time // now - retention of revoked families
+}
+
+// Throttle is the failure count of one key (an account, a client IP, or
+// both) in its current window.
+type Throttle struct {
+	Key         string
+	WindowStart time.Time
+	Failures    int64
+	// BlockedUntil is when attempts are allowed again; zero if not blocked.
+	BlockedUntil time.Time
+}
+
+// Throttles counts failed logins, shared by every instance.
+type Throttles interface {
+	// GetThrottles returns the stored state of the keys that have one.
+	GetThrottles(ctx context.Context, keys []string) ([]Throttle, error)
+	// AddFailure counts one failure of key at now in ONE atomic upsert: a
+	// window that started at or before now - window restarts at now with a
+	// count of 1, otherwise the count grows by 1. It returns the new state
+	// (BlockedUntil unchanged).
+	AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (Throttle, error)
+	// BlockThrottle sets key's BlockedUntil (never moving it earlier).
+	BlockThrottle(ctx context.Context, key string, until time.Time) error
+	// ResetThrottle forgets key (after a successful login).
+	ResetThrottle(ctx context.Context, key string) error
+	// DeleteStaleThrottles deletes at most limit keys whose window started
+	// before cutoff and whose block has ended by cutoff; returns how many.
+	DeleteStaleThrottles(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }
 
 // AuditEvent is one security-relevant event.

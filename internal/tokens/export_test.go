@@ -8,6 +8,6 @@ import (
 
 // SignAccess exposes access-token signing to the benchmarks.
 func (s *Service) SignAccess(u storage.User, now time.Time) (string, error) {
-	tok, _, err := s.signAccess(u, now)
+	tok, _, err := s.signAccess(u, "bench-session", now)
 	return tok, err
 }

@@ -42,7 +42,7 @@ func (s *Service) pair(f storage.Family, u storage.User, now time.Time) (Pair, e
 	if err != nil {
 		return Pair{}, err
 	}
-	access, _, err := s.signAccess(u, now)
+	access, _, err := s.signAccess(u, f.ID, now)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -164,6 +164,7 @@ func (s *Service) VerifyAccess(_ context.Context, token string) (AccessClaims, e
 	}
 	return AccessClaims{
 		UserID:    cl.userID,
+		SessionID: cl.sessionID,
 		Email:     cl.email,
 		JTI:       cl.jti,
 		KID:       cl.kid,

@@ -22,6 +22,7 @@ const (
 	claimEmail     = "email"
 	claimFamily    = "fid"
 	claimAuthTime  = "auth_time"
+	claimSession   = "sid"
 )
 
 // maxUserAgent bounds the user agent stored on a family.
@@ -40,7 +41,9 @@ type Client struct {
 
 // AccessClaims is what a verified access token says.
 type AccessClaims struct {
-	UserID    int64
+	UserID int64
+	// SessionID is the family (login session) the token was issued in.
+	SessionID string
 	Email     string
 	JTI       string
 	KID       string
@@ -93,8 +96,8 @@ func appendString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// signAccess makes an access token for u, issued at now.
-func (s *Service) signAccess(u storage.User, now time.Time) (string, AccessClaims, error) {
+// signAccess makes an access token for u in session sid, issued at now.
+func (s *Service) signAccess(u storage.User, sid string, now time.Time) (string, AccessClaims, error) {
 	key, err := s.keys.SigningKey(s.accessAlg)
 	if err != nil {
 		return "", AccessClaims{}, fmt.Errorf("access token: %w", err)
@@ -102,6 +105,7 @@ func (s *Service) signAccess(u storage.User, now time.Time) (string, AccessClaim
 	iat := now.Truncate(time.Second) // never in the future
 	ac := AccessClaims{
 		UserID:    u.ID,
+		SessionID: sid,
 		Email:     u.Email,
 		JTI:       newJTI(),
 		KID:       key.KID,
@@ -119,6 +123,7 @@ func (s *Service) signAccess(u storage.User, now time.Time) (string, AccessClaim
 	w.str("sub", strconv.FormatInt(u.ID, 10))
 	w.aud(s.audience)
 	w.str(claimEmail, u.Email)
+	w.str(claimSession, sid)
 	tok, err := sign(key, kinds[kindAccess].typ, w.bytes())
 	if err != nil {
 		return "", AccessClaims{}, fmt.Errorf("access token: %w", err)

@@ -106,7 +106,7 @@ type Service struct {
 // take one of their names.
 var reservedClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
-	claimTokenType: true, claimEmail: true, claimFamily: true, claimAuthTime: true,
+	claimTokenType: true, claimEmail: true, claimFamily: true, claimAuthTime: true, claimSession: true,
 }
 
 // New checks the options and returns a Service.

@@ -43,6 +43,7 @@ type claims struct {
 	issuedAt  time.Time
 	jti       string
 	email     string
+	sessionID string
 	familyID  string
 	authTime  time.Time
 	userID    int64
@@ -138,6 +139,9 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 	}
 	if c.email, ok = str(raw[claimEmail]); !ok && raw[claimEmail] != nil {
 		return nil, invalid("email")
+	}
+	if c.sessionID, ok = str(raw[claimSession]); !ok && raw[claimSession] != nil {
+		return nil, invalid("sid")
 	}
 
 	if c.kind == kindRefresh {

@@ -53,8 +53,11 @@ func TestAccessTokenFormat(t *testing.T) {
 			if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(c["jti"].(string)) {
 				t.Errorf("jti = %v", c["jti"])
 			}
-			if len(c) != 8 {
+			if len(c) != 9 {
 				t.Errorf("claims = %v", c)
+			}
+			if sid, _ := c["sid"].(string); len(sid) != 32 {
+				t.Errorf("sid = %v, want the session (family) id", c["sid"])
 			}
 			// SimpleJWT's claim order comes first.
 			payload := strings.Split(p.Access, ".")[1]
@@ -66,7 +69,7 @@ func TestAccessTokenFormat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ac.UserID != e.user.ID || ac.Email != e.user.Email || ac.JTI != c["jti"] || ac.KID != wantKID ||
+			if ac.UserID != e.user.ID || ac.Email != e.user.Email || ac.JTI != c["jti"] || ac.KID != wantKID || ac.SessionID != c["sid"] ||
 				ac.IssuedAt.Unix() != now || ac.ExpiresAt.Unix() != now+300 {
 				t.Errorf("claims = %+v", ac)
 			}

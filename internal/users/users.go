@@ -1,6 +1,7 @@
 package users
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -52,22 +53,40 @@ type Options struct {
 	// SetPassword changes the password or SetActive deactivates the user.
 	// Nil leaves that to the caller.
 	Families storage.Families
+	// Audit, if set, records password changes, deactivations, deletions
+	// and the sessions they revoke.
+	Audit storage.Audit
 	// MaxConcurrentHashes bounds how many password hashes (each needs
 	// Argon2.MemoryKiB of memory and a core for tens of milliseconds) run at
-	// once; the rest wait their turn or their context's end. Zero → 2 ×
-	// GOMAXPROCS.
+	// once; the rest wait their turn, at most MaxHashWait. Zero →
+	// DefaultConcurrentHashes.
 	MaxConcurrentHashes int
+	// MaxHashWait bounds the wait for a hashing slot: past it the call fails
+	// with ErrBusy instead of queueing without bound (a login flood must
+	// not starve refresh and verify). Zero → 1 s.
+	MaxHashWait time.Duration
 }
+
+// DefaultConcurrentHashes is half the CPUs, at least one: measured on two
+// cores, one slot keeps refresh latency at its quiet level through a login
+// flood, while two (one per core) multiplied it by 20.
+func DefaultConcurrentHashes() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// ErrBusy: every hashing slot stayed taken for MaxHashWait. Answer 503
+// with Retry-After; nothing was changed.
+var ErrBusy = errors.New("users: too many password hashes in progress")
 
 // Service is the accounts core shared by the HTTP API and the CLI.
 type Service struct {
 	store    storage.Users
 	families storage.Families
+	audit    storage.Audit
 	hasher   *Hasher
 	policy   passwordPolicy
 	now      func() time.Time
 	log      *slog.Logger
 	hashing  *semaphore.Weighted
+	hashWait time.Duration
 	// dummyHash is verified against when the email is unknown, so that
 	// the answer takes as long as for a known user.
 	dummyHash string
@@ -95,11 +114,13 @@ func New(opts Options) (*Service, error) {
 	s := &Service{
 		store:    opts.Store,
 		families: opts.Families,
+		audit:    opts.Audit,
 		hasher:   NewHasher(opts.Argon2),
-		policy:   passwordPolicy{minLength: cmpOr(opts.MinPasswordLength, 8), common: common},
+		policy:   passwordPolicy{minLength: cmp.Or(opts.MinPasswordLength, 8), common: common},
 		now:      opts.Now,
 		log:      opts.Logger,
-		hashing:  semaphore.NewWeighted(int64(cmpOr(opts.MaxConcurrentHashes, 2*runtime.GOMAXPROCS(0)))),
+		hashing:  semaphore.NewWeighted(int64(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes()))),
+		hashWait: cmp.Or(opts.MaxHashWait, time.Second),
 	}
 	if p := s.hasher.Params(); p.Iterations > defaultVerifyLimits.argon2Iterations || p.MemoryKiB > defaultVerifyLimits.argon2MemoryKiB {
 		return nil, fmt.Errorf("users: argon2 parameters %s exceed the verifiable maximum m=%d,t=%d",
@@ -116,13 +137,6 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("users: dummy hash: %w", err)
 	}
 	return s, nil
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // Hasher returns the service's password hasher.
@@ -314,9 +328,25 @@ func sortFields(ve *ValidationError) *ValidationError {
 	return out
 }
 
+// acquireHashing takes a hashing slot, waiting at most hashWait.
+func (s *Service) acquireHashing(ctx context.Context) error {
+	if s.hashing.TryAcquire(1) {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.hashWait)
+	defer cancel()
+	if err := s.hashing.Acquire(wctx, 1); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return ErrBusy
+	}
+	return nil
+}
+
 // hash computes a new argon2id hash, waiting for a hashing slot.
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.hashing.Acquire(ctx, 1); err != nil {
+	if err := s.acquireHashing(ctx); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	defer s.hashing.Release(1)
@@ -327,7 +357,7 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 // hash of no known format (an unusable password, say) costs a verification
 // of the dummy hash, so that it cannot be told apart by time.
 func (s *Service) verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
-	if err := s.hashing.Acquire(ctx, 1); err != nil {
+	if err := s.acquireHashing(ctx); err != nil {
 		return false, false, fmt.Errorf("verify password: %w", err)
 	}
 	defer s.hashing.Release(1)
@@ -482,6 +512,16 @@ func (s *Service) rehash(ctx context.Context, u storage.User, password string) (
 	return hash, true
 }
 
+// Find returns the user with that email (case-insensitively), or a
+// wrapped storage.ErrNotFound.
+func (s *Service) Find(ctx context.Context, email string) (storage.User, error) {
+	u, err := s.store.GetUserByEmail(ctx, NormalizeEmail(email))
+	if err != nil {
+		return storage.User{}, fmt.Errorf("find user %q: %w", email, err)
+	}
+	return u, nil
+}
+
 // Get returns the user with that id (storage.ErrNotFound, wrapped, if
 // none).
 func (s *Service) Get(ctx context.Context, id int64) (storage.User, error) {
@@ -521,7 +561,7 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) er
 	if err := s.store.SetPasswordHash(ctx, id, hash, now); err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	s.log.InfoContext(ctx, "password changed", "user_id", id)
+	s.event(ctx, now, "password.changed", id, "")
 	return s.revokeSessions(ctx, id, now, "password_changed")
 }
 
@@ -531,7 +571,11 @@ func (s *Service) SetActive(ctx context.Context, id int64, active bool) error {
 	if err := s.store.SetUserActive(ctx, id, active); err != nil {
 		return fmt.Errorf("set user active: %w", err)
 	}
-	s.log.InfoContext(ctx, "user active changed", "user_id", id, "active", active)
+	typ := "user.deactivated"
+	if active {
+		typ = "user.activated"
+	}
+	s.event(ctx, s.now(), typ, id, "")
 	if active {
 		return nil
 	}
@@ -543,8 +587,19 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 	if err := s.store.DeleteUser(ctx, id); err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
-	s.log.InfoContext(ctx, "user deleted", "user_id", id)
+	s.event(ctx, s.now(), "user.deleted", id, "its sessions deleted with it")
 	return nil
+}
+
+// event logs an account event and records it in the audit log.
+func (s *Service) event(ctx context.Context, at time.Time, typ string, userID int64, detail string) {
+	s.log.InfoContext(ctx, "audit", "event", typ, "user_id", userID, "detail", detail)
+	if s.audit == nil {
+		return
+	}
+	if err := s.audit.RecordAudit(ctx, storage.AuditEvent{At: at, Type: typ, UserID: userID, Detail: detail}); err != nil {
+		s.log.ErrorContext(ctx, "record audit event", "event", typ, "err", err)
+	}
 }
 
 func (s *Service) revokeSessions(ctx context.Context, id int64, at time.Time, reason string) error {
@@ -556,7 +611,7 @@ func (s *Service) revokeSessions(ctx context.Context, id int64, at time.Time, re
 		return fmt.Errorf("revoke sessions of user %d: %w", id, err)
 	}
 	if n > 0 {
-		s.log.InfoContext(ctx, "sessions revoked", "user_id", id, "families", n, "reason", reason)
+		s.event(ctx, at, "family.revoked", id, fmt.Sprintf("%s (%d sessions)", reason, n))
 	}
 	return nil
 }

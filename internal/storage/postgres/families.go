@@ -114,3 +114,65 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID int64, at time.Ti
 	}
 	return tag.RowsAffected(), nil
 }
+
+// ListLiveFamilies returns the user's families that can still refresh,
+// newest first; refresh_families_user_idx finds them.
+func (s *Store) ListLiveFamilies(ctx context.Context, userID int64, f storage.LiveFamilies) ([]storage.Family, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+familyColumns+` FROM refresh_families
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND rotated_at > $3
+		ORDER BY created_at DESC, id`, userID, f.Now, f.IdleCutoff)
+	if err != nil {
+		return nil, fmt.Errorf("list live families of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	families := []storage.Family{}
+	for rows.Next() {
+		fam, err := scanFamily(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list live families of user %d: %w", userID, err)
+		}
+		families = append(families, fam)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list live families of user %d: %w", userID, err)
+	}
+	return families, nil
+}
+
+// deadFamilies is DeleteDeadFamilies' criterion ($1 now, $2 idle cutoff,
+// $3 revoked cutoff).
+const deadFamilies = `((revoked_at IS NULL AND (expires_at <= $1 OR rotated_at <= $2))
+	OR (revoked_at IS NOT NULL AND revoked_at <= $3))`
+
+// DeleteDeadFamilies is one DELETE of at most limit rows. Its candidates
+// come from three disjoint index range scans, oldest first, each with its
+// own LIMIT (which makes the planner walk the index and stop, rather than
+// build a bitmap of the whole backlog), under one LIMIT: it reads about
+// limit index entries and rows whatever the backlog, and never scans the
+// table (migration 00004 has the indexes). The ids are gathered into an
+// array (an InitPlan) and deleted through the primary key, which the
+// planner cannot turn into a hash join over the whole table. The criterion
+// is repeated on the deleted rows: a family refreshed or revoked since its
+// id was read is re-checked on its new version (READ COMMITTED re-evaluates
+// the DELETE's own conditions), so it is never deleted while live.
+func (s *Store) DeleteDeadFamilies(ctx context.Context, c storage.FamilyCleanup, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM refresh_families
+		WHERE id = ANY (ARRAY(
+			(SELECT id FROM refresh_families WHERE revoked_at IS NULL AND expires_at <= $1
+				ORDER BY expires_at LIMIT $4)
+			UNION ALL
+			(SELECT id FROM refresh_families WHERE revoked_at IS NULL AND rotated_at <= $2 AND expires_at > $1
+				ORDER BY rotated_at LIMIT $4)
+			UNION ALL
+			(SELECT id FROM refresh_families WHERE revoked_at IS NOT NULL AND revoked_at <= $3
+				ORDER BY revoked_at LIMIT $4)
+			LIMIT $4))
+		AND `+deadFamilies, c.Now, c.IdleCutoff, c.RevokedCutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete dead families: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

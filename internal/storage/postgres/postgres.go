@@ -4,7 +4,9 @@
 //
 // Several idp instances may share one database. Races are settled by the
 // database without SERIALIZABLE transactions on hot paths: RotateFamily is
-// one conditional UPDATE … RETURNING, uniqueness is left to constraints
+// one conditional UPDATE … RETURNING, AddFailure one INSERT … ON CONFLICT
+// DO UPDATE, the janitor's batched DELETEs re-check their criterion on the
+// rows they delete, uniqueness is left to constraints
 // (23505 → storage.ErrConflict), and UpdateSigningKeys serialises on a row
 // lock (SELECT … FOR UPDATE on signing_key_lock) rather than an advisory
 // lock, so Postgres-compatible distributed databases work too. Migrate uses

@@ -2,8 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,4 +180,183 @@ func BenchmarkStore(b *testing.B) {
 
 func FuzzText(f *testing.F) {
 	storagetest.FuzzText(f, storagetest.Postgres(f))
+}
+
+// A family the janitor picked as idle but that a refresh revives before
+// the DELETE reaches it (the refresh holds the row lock) is re-checked on
+// its new version and kept. The test waits for the DELETE to be blocked by
+// the refresh's transaction before committing it.
+func TestDeleteDeadFamiliesKeepsFamilyRefreshedMeanwhile(t *testing.T) {
+	url := storagetest.PostgresURL(t)
+	s := storagetest.OpenPostgres(t, url)
+	ctx := context.Background()
+	now := time.Date(2025, 3, 24, 12, 0, 0, 0, time.UTC)
+	cleanup := storage.FamilyCleanup{Now: now, IdleCutoff: now.Add(-24 * time.Hour), RevokedCutoff: now.Add(-7 * 24 * time.Hour)}
+	u, err := s.CreateUser(ctx, storage.User{Email: "j@example.com", Name: "j", PasswordHash: "h", IsActive: true,
+		DateJoined: now, PasswordChangedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"revived", "idle"} {
+		f := storage.Family{ID: id, UserID: u.ID, CreatedAt: now.Add(-48 * time.Hour), ExpiresAt: now.Add(24 * time.Hour),
+			CurrentJTI: id + "-0", CurrentKID: "k", RotatedAt: now.Add(-25 * time.Hour)}
+		if err := s.CreateFamily(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	refresh, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refresh.Close(ctx)
+	tx, err := refresh.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE refresh_families SET current_jti = 'revived-1', generation = 1, rotated_at = $1
+		WHERE id = 'revived'`, now); err != nil {
+		t.Fatal(err)
+	}
+
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := s.DeleteDeadFamilies(ctx, cleanup, 10)
+		done <- result{n, err}
+	}()
+	watch, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	deadline := time.Now().Add(20 * time.Second)
+	for blocked := 0; blocked == 0; {
+		if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`,
+			refresh.PgConn().PID()).Scan(&blocked); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("DeleteDeadFamilies never waited for the refresh's row lock")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.n != 1 {
+		t.Fatalf("DeleteDeadFamilies = %d, %v; want 1 (the idle family only)", r.n, r.err)
+	}
+	if f, err := s.GetFamily(ctx, "revived"); err != nil || f.Generation != 1 {
+		t.Fatalf("refreshed family after the janitor: %+v, %v; want it kept at generation 1", f, err)
+	}
+	if _, err := s.GetFamily(ctx, "idle"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("idle family after the janitor: %v; want it deleted", err)
+	}
+}
+
+func TestJanitorAtScale(t *testing.T) {
+	s := storagetest.OpenPostgres(t, storagetest.PostgresURL(t))
+	storagetest.JanitorAtScale(t, s, s.BulkFamiliesForTest, storagetest.FullScale)
+}
+
+// BenchmarkRotateFamilyIdleIndex measures what refresh_families_idle_idx
+// (migration 00004) costs the refresh path: RotateFamily changes
+// rotated_at, so with the index no refresh is a HOT update. 20,000
+// families are bulk-loaded (packed pages, as in a long-running table) and
+// refreshed in turn by the parallel goroutines, each owning a share; rotated
+// at advancing times. Reports the share of HOT updates and the growth of
+// the table and its indexes per refresh.
+func BenchmarkRotateFamilyIdleIndex(b *testing.B) {
+	const families = 20_000
+	for _, tc := range []struct {
+		name string
+		drop bool
+	}{{"with-idle-index", false}, {"without-idle-index", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			ctx := context.Background()
+			url := storagetest.PostgresURL(b)
+			s := storagetest.OpenPostgres(b, url)
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			if tc.drop {
+				if _, err := conn.Exec(ctx, `DROP INDEX refresh_families_idle_idx`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			now := time.Now()
+			u, err := s.CreateUser(ctx, storage.User{Email: "rotate@example.com", Name: "r", PasswordHash: "h",
+				IsActive: true, DateJoined: now, PasswordChangedAt: now})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fs := make([]storage.Family, families)
+			for i := range fs {
+				id := fmt.Sprintf("fam-%06d", i)
+				fs[i] = storage.Family{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
+					CurrentJTI: id + "-0", CurrentKID: "k", RotatedAt: now, UserAgent: "Mozilla/5.0 (X11; Linux x86_64)", IP: "192.0.2.1"}
+			}
+			if err := s.BulkFamiliesForTest(ctx, fs); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.Exec(ctx, `VACUUM ANALYZE refresh_families`); err != nil {
+				b.Fatal(err)
+			}
+			size := func() int64 {
+				var n int64
+				if err := conn.QueryRow(ctx, `SELECT pg_total_relation_size('refresh_families')`).Scan(&n); err != nil {
+					b.Fatal(err)
+				}
+				return n
+			}
+			before := size()
+			var (
+				next  atomic.Int64
+				clock atomic.Int64
+			)
+			procs := runtime.GOMAXPROCS(0) // RunParallel's default goroutine count
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				g := int(next.Add(1) - 1)
+				var mine []int
+				for i := g; i < families; i += procs {
+					mine = append(mine, i)
+				}
+				gen := make([]int, families)
+				for k := 0; pb.Next(); k++ {
+					i := mine[k%len(mine)]
+					id := fs[i].ID
+					old := fmt.Sprintf("%s-%d", id, gen[i])
+					gen[i]++
+					at := now.Add(time.Duration(clock.Add(1)) * time.Microsecond)
+					if _, err := s.RotateFamily(ctx, storage.Rotation{FamilyID: id, OldJTI: old,
+						NewJTI: fmt.Sprintf("%s-%d", id, gen[i]), NewKID: "k", At: at}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			updates, hot, err := s.HOTUpdatesForTest(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if updates > 0 {
+				b.ReportMetric(100*float64(hot)/float64(updates), "%HOT")
+			}
+			b.ReportMetric(float64(size()-before)/float64(b.N), "B-growth/op")
+		})
+	}
+}
+
+func BenchmarkDeleteDeadFamilies(b *testing.B) {
+	s := storagetest.OpenPostgres(b, storagetest.PostgresURL(b))
+	storagetest.BenchDeleteDeadFamilies(b, s, s.BulkFamiliesForTest)
 }

@@ -128,3 +128,54 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID int64, at time.Ti
 	}
 	return n, nil
 }
+
+// ListLiveFamilies returns the user's families that can still refresh,
+// newest first; refresh_families_user_idx finds them.
+func (s *Store) ListLiveFamilies(ctx context.Context, userID int64, f storage.LiveFamilies) ([]storage.Family, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+familyColumns+` FROM refresh_families
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND rotated_at > ?
+		ORDER BY created_at DESC, id`, userID, f.Now.UnixMicro(), f.IdleCutoff.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("list live families of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	families := []storage.Family{}
+	for rows.Next() {
+		fam, err := scanFamily(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list live families of user %d: %w", userID, err)
+		}
+		families = append(families, fam)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list live families of user %d: %w", userID, err)
+	}
+	return families, nil
+}
+
+// DeleteDeadFamilies is one DELETE of at most limit rows, whose candidates
+// come from three disjoint index range scans (live_expires, idle, revoked:
+// see migration 00004) under one LIMIT: it reads about limit index entries
+// whatever the backlog. The write connection serialises it with every
+// other write, so the candidates cannot change before they are deleted.
+func (s *Store) DeleteDeadFamilies(ctx context.Context, c storage.FamilyCleanup, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	res, err := s.w.ExecContext(ctx, `DELETE FROM refresh_families WHERE rowid IN (
+			SELECT rowid FROM refresh_families WHERE revoked_at IS NULL AND expires_at <= ?1
+			UNION ALL
+			SELECT rowid FROM refresh_families WHERE revoked_at IS NULL AND rotated_at <= ?2 AND expires_at > ?1
+			UNION ALL
+			SELECT rowid FROM refresh_families WHERE revoked_at IS NOT NULL AND revoked_at <= ?3
+			LIMIT ?4)`,
+		c.Now.UnixMicro(), c.IdleCutoff.UnixMicro(), c.RevokedCutoff.UnixMicro(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete dead families: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete dead families: %w", err)
+	}
+	return n, nil
+}

@@ -127,3 +127,22 @@ func BenchmarkStore(b *testing.B) {
 func FuzzText(f *testing.F) {
 	storagetest.FuzzText(f, storagetest.SQLite(f))
 }
+
+// The race detector slows the SQLite engine (Go code, instrumented too)
+// about thirtyfold: there the test runs a fifth of FullScale in the same
+// number of batches, ~10 s instead of ~70 s; without it (make test-short,
+// make bench) it runs FullScale in ~3 s.
+func TestJanitorAtScale(t *testing.T) {
+	s := storagetest.OpenSQLite(t, filepath.Join(t.TempDir(), "idp.db"))
+	sc := storagetest.FullScale
+	if raceDetector {
+		sc = storagetest.Scale{Families: sc.Families / 5, Batch: sc.Batch / 5}
+		t.Logf("race detector on: %d families in batches of %d", sc.Families, sc.Batch)
+	}
+	storagetest.JanitorAtScale(t, s, s.BulkFamiliesForTest, sc)
+}
+
+func BenchmarkDeleteDeadFamilies(b *testing.B) {
+	s := storagetest.OpenSQLite(b, filepath.Join(b.TempDir(), "idp.db"))
+	storagetest.BenchDeleteDeadFamilies(b, s, s.BulkFamiliesForTest)
+}

@@ -11,8 +11,9 @@ import (
 )
 
 // Bench runs the hot-path benchmarks on a fresh store from open:
-// CreateUser, GetUser, GetUserByEmail (sequential) and RotateFamily
-// (parallel, each goroutine rotating its own family).
+// CreateUser, GetUser, GetUserByEmail (sequential), RotateFamily
+// (parallel, each goroutine rotating its own family) and AddFailure
+// (parallel, on distinct keys and on one key).
 func Bench(b *testing.B, open func(b *testing.B) storage.Store) {
 	ctx := context.Background()
 	b.Run("CreateUser", func(b *testing.B) {
@@ -51,34 +52,69 @@ func Bench(b *testing.B, open func(b *testing.B) storage.Store) {
 			}
 		}
 	})
-	b.Run("RotateFamily", func(b *testing.B) {
+	b.Run("RotateFamily", func(b *testing.B) { BenchRotateFamily(b, open(b)) })
+	b.Run("AddFailure", func(b *testing.B) {
 		s := open(b)
-		u, err := s.CreateUser(ctx, benchUser("rotate@example.com"))
-		if err != nil {
-			b.Fatal(err)
-		}
 		now := time.Now()
 		var next atomic.Int64
 		b.ReportAllocs()
-		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
-			id := fmt.Sprintf("fam-%d", next.Add(1))
-			f := storage.Family{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
-				CurrentJTI: id + "-0", CurrentKID: "k", RotatedAt: now}
-			if err := s.CreateFamily(ctx, f); err != nil {
-				b.Error(err)
-				return
-			}
-			old := f.CurrentJTI
-			for gen := 1; pb.Next(); gen++ {
-				jti := fmt.Sprintf("%s-%d", id, gen)
-				if _, err := s.RotateFamily(ctx, storage.Rotation{FamilyID: id, OldJTI: old, NewJTI: jti, NewKID: "k", At: now}); err != nil {
+			key := fmt.Sprintf("i:192.0.2.%d", next.Add(1))
+			for pb.Next() {
+				if _, err := s.AddFailure(ctx, key, now, time.Hour); err != nil {
 					b.Error(err)
 					return
 				}
-				old = jti
 			}
 		})
+	})
+	b.Run("AddFailureOneKey", func(b *testing.B) {
+		s := open(b)
+		now := time.Now()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.AddFailure(ctx, "i:192.0.2.1", now, time.Hour); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchRotateFamily measures refreshes: parallel RotateFamily calls, each
+// goroutine rotating its own family. Every rotation moves rotated_at
+// forward, as real refreshes do (which matters: see migration 00004 of the
+// postgres backend).
+func BenchRotateFamily(b *testing.B, s storage.Store) {
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, benchUser(fmt.Sprintf("rotate-%d@example.com", b.N)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		id := fmt.Sprintf("fam-%d-%d", b.N, next.Add(1))
+		f := storage.Family{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+			CurrentJTI: id + "-0", CurrentKID: "k", RotatedAt: now}
+		if err := s.CreateFamily(ctx, f); err != nil {
+			b.Error(err)
+			return
+		}
+		old := f.CurrentJTI
+		for gen := 1; pb.Next(); gen++ {
+			jti := fmt.Sprintf("%s-%d", id, gen)
+			at := now.Add(time.Duration(gen) * time.Millisecond)
+			if _, err := s.RotateFamily(ctx, storage.Rotation{FamilyID: id, OldJTI: old, NewJTI: jti, NewKID: "k", At: at}); err != nil {
+				b.Error(err)
+				return
+			}
+			old = jti
+		}
 	})
 }
 

@@ -1,0 +1,6 @@
+//go:build !race
+
+package sqlite_test
+
+// raceDetector reports a -race build.
+const raceDetector = false
