@@ -8,7 +8,7 @@ PKGS    := ./...
 BENCH     ?= .
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-short bench lint fmt clean
+.PHONY: all build run test test-short bench lint fmt clean e2e-deps
 
 all: lint test build
 
@@ -23,9 +23,9 @@ run: build
 ## test: vet + every test with the race detector. Postgres tests use
 ## IDP_TEST_DATABASE_URL (default: postgres://postgres@127.0.0.1:5432/postgres);
 ## they skip when it is unreachable unless IDP_TEST_REQUIRE_POSTGRES=1 (CI).
-test:
+test: e2e-deps
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	IDP_TEST_REQUIRE_INTEROP=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 test-short:
 	$(GO) test -count=1 $(PKGS)
@@ -46,3 +46,28 @@ fmt:
 
 clean:
 	rm -rf bin
+
+## e2e-deps: the third-party verifiers the interop tests in internal/e2e run —
+## Node's jose (pinned, into the git-ignored $(NPM_DIR)) and Debian's PyJWT,
+## cryptography, Django, DRF and SimpleJWT (used with /usr/bin/python3).
+## Installs only what is missing; `make test` depends on it.
+NPM_DIR      := .cache/npm
+JOSE_VERSION := 6.2.17
+E2E_DEBS     := python3-jwt python3-cryptography python3-django \
+                python3-djangorestframework python3-djangorestframework-simplejwt
+
+e2e-deps:
+	@missing=$$(for p in $(E2E_DEBS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "e2e-deps: apt-get install" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends $$missing || \
+		{ apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; }; \
+	fi
+	@have=$$(node -p "require('./$(NPM_DIR)/node_modules/jose/package.json').version" 2>/dev/null); \
+	if [ "$$have" != "$(JOSE_VERSION)" ]; then \
+		echo "e2e-deps: npm install jose@$(JOSE_VERSION) into $(NPM_DIR)"; \
+		mkdir -p $(NPM_DIR) && \
+		npm install --prefix $(NPM_DIR) --no-audit --no-fund --save-exact --loglevel=error jose@$(JOSE_VERSION); \
+	fi
