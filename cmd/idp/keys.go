@@ -76,6 +76,21 @@ func (a *app) lifecycle(ctx context.Context, withKEK bool) (*signer.Lifecycle, s
 	return l, store, nil
 }
 
+// changeKeys runs a key-changing operation with the key-encryption keys
+// loaded and reports what it changed (also what it changed before failing).
+func (a *app) changeKeys(ctx context.Context, op func(*signer.Lifecycle) ([]signer.Event, error)) error {
+	l, store, err := a.lifecycle(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	events, err := op(l)
+	if len(events) > 0 || err == nil {
+		a.printEvents(events)
+	}
+	return err
+}
+
 // printEvents reports what a command changed.
 func (a *app) printEvents(events []signer.Event) {
 	if len(events) == 0 {
@@ -187,17 +202,9 @@ func (a *app) keysRetireCmd() *cobra.Command {
 		Short: "Stop a key signing: an active key is rotated out, a next key withdrawn",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, store, err := a.lifecycle(cmd.Context(), true)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			events, err := l.Retire(cmd.Context(), args[0], force)
-			if err != nil {
-				return err
-			}
-			a.printEvents(events)
-			return nil
+			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+				return l.Retire(cmd.Context(), args[0], force)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "retire an active key even if its successor has not been published long enough")
@@ -219,14 +226,9 @@ jwks.max_age later).`,
 			if reason == "" {
 				return errors.New("--reason is required (it is recorded in the audit log)")
 			}
-			l, store, err := a.lifecycle(cmd.Context(), true)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			events, err := l.Revoke(cmd.Context(), args[0], reason)
-			a.printEvents(events)
-			return err
+			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+				return l.Revoke(cmd.Context(), args[0], reason)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the key is revoked (required)")
@@ -243,17 +245,9 @@ func (a *app) keysGenerateCmd() *cobra.Command {
 			if alg == "" {
 				return errors.New("--alg is required (" + fmt.Sprint(signer.Algorithms) + ")")
 			}
-			l, store, err := a.lifecycle(cmd.Context(), true)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			events, err := l.Generate(cmd.Context(), alg)
-			if err != nil {
-				return err
-			}
-			a.printEvents(events)
-			return nil
+			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+				return l.Generate(cmd.Context(), alg)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&alg, "alg", "", "algorithm of the ring: RS256, EdDSA or ES256")
@@ -271,17 +265,13 @@ func (a *app) keysImportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, store, err := a.lifecycle(cmd.Context(), true)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			events, err := l.Import(cmd.Context(), pemBytes, alg)
-			if err != nil {
-				return fmt.Errorf("import %s: %w", args[0], err)
-			}
-			a.printEvents(events)
-			return nil
+			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+				events, err := l.Import(cmd.Context(), pemBytes, alg)
+				if err != nil {
+					err = fmt.Errorf("import %s: %w", args[0], err)
+				}
+				return events, err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&alg, "alg", "", "algorithm (default: inferred — RS256 for RSA, EdDSA for Ed25519, ES256 for P-256)")
@@ -364,17 +354,9 @@ func (a *app) keysRewrapCmd() *cobra.Command {
 KEK: put the new KEK first and keep the old one after it, run rewrap, then drop the old one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, store, err := a.lifecycle(cmd.Context(), true)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			events, err := l.Rewrap(cmd.Context())
-			if err != nil {
-				return err
-			}
-			a.printEvents(events)
-			return nil
+			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+				return l.Rewrap(cmd.Context())
+			})
 		},
 	}
 }

@@ -150,17 +150,9 @@ func (a *api) obtainToken(c echo.Context) error {
 
 // POST token/refresh/ — rotates the refresh token.
 func (a *api) refreshToken(c echo.Context) error {
-	if done, err := a.preflight(c, allowPost, metaRefresh); done {
+	refresh, done, err := a.postField(c, metaRefresh, "refresh")
+	if done {
 		return err
-	}
-	b, herr := decodeBody(c.Request(), a.maxBody)
-	if herr != nil {
-		return herr
-	}
-	var ve users.ValidationError
-	refresh := b.str("refresh", false, &ve)
-	if !ve.Empty() {
-		return errFields(&ve)
 	}
 	pair, err := a.tokens.Refresh(c.Request().Context(), refresh, clientOf(c))
 	if err != nil {
@@ -171,17 +163,9 @@ func (a *api) refreshToken(c echo.Context) error {
 
 // POST token/verify/ — {} when the token is valid.
 func (a *api) verifyToken(c echo.Context) error {
-	if done, err := a.preflight(c, allowPost, metaVerify); done {
+	token, done, err := a.postField(c, metaVerify, "token")
+	if done {
 		return err
-	}
-	b, herr := decodeBody(c.Request(), a.maxBody)
-	if herr != nil {
-		return herr
-	}
-	var ve users.ValidationError
-	token := b.str("token", false, &ve)
-	if !ve.Empty() {
-		return errFields(&ve)
 	}
 	if err := a.tokens.Verify(c.Request().Context(), token); err != nil {
 		return tokenError(err)
@@ -283,6 +267,26 @@ func (a *api) requireUser(c echo.Context) (principal, error) {
 		return principal{}, errDetail(http.StatusUnauthorized, msgNotProvided)
 	}
 	return p, nil
+}
+
+// postField serves what the token endpoints share (refresh/, verify/,
+// blacklist/): a POST whose body is one required, non-blank string field.
+// done reports that err (nil for an OPTIONS answer already written) is the
+// response.
+func (a *api) postField(c echo.Context, meta metadata, name string) (value string, done bool, err error) {
+	if done, err := a.preflight(c, allowPost, meta); done {
+		return "", true, err
+	}
+	b, herr := decodeBody(c.Request(), a.maxBody)
+	if herr != nil {
+		return "", true, herr
+	}
+	var ve users.ValidationError
+	value = b.str(name, false, &ve)
+	if !ve.Empty() {
+		return "", true, errFields(&ve)
+	}
+	return value, false, nil
 }
 
 // preflight handles what every POST endpoint shares: Allow on every

@@ -10,7 +10,6 @@ import (
 
 	"github.com/idp/idp/internal/throttle"
 	"github.com/idp/idp/internal/tokens"
-	"github.com/idp/idp/internal/users"
 )
 
 // Sessions: logout (SimpleJWT's token/blacklist/), logout everywhere, and
@@ -30,17 +29,9 @@ var (
 
 // POST token/blacklist/ {"refresh"} — ends the refresh token's session.
 func (a *api) logout(c echo.Context) error {
-	if done, err := a.preflight(c, allowPost, metaLogout); done {
+	refresh, done, err := a.postField(c, metaLogout, "refresh")
+	if done {
 		return err
-	}
-	b, herr := decodeBody(c.Request(), a.maxBody)
-	if herr != nil {
-		return herr
-	}
-	var ve users.ValidationError
-	refresh := b.str("refresh", false, &ve)
-	if !ve.Empty() {
-		return errFields(&ve)
 	}
 	if err := a.sessions.Logout(c.Request().Context(), refresh, clientOf(c)); err != nil {
 		return tokenError(err)

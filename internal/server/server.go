@@ -49,7 +49,6 @@ type Server struct {
 	Tokens  *tokens.Service
 	Guard   *throttle.Guard
 	handler http.Handler
-	reload  time.Duration
 }
 
 // New builds every service over an open, migrated store. It generates the
@@ -111,7 +110,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			proxies = append(proxies, pfx)
 		}
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, reload: cfg.Keys.CheckInterval}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard}
 	s.handler = httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
@@ -212,13 +211,13 @@ func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err erro
 }
 
 // Flush runs the janitor once over a store, without a running server
-// (`idp tokens flush`).
+// (`idp tokens flush`): the same work as Server.Flush.
 func Flush(ctx context.Context, cfg config.Config, store storage.Store, log *slog.Logger) (sessions, throttles int64, err error) {
-	sessions, err = tokens.FlushSessions(ctx, store, time.Now(), cfg.Tokens.RefreshTTL, cfg.Tokens.RevokedRetention, cfg.Tokens.FlushBatch)
-	if err != nil {
-		return sessions, 0, err
-	}
 	guard, err := NewGuard(cfg, store, nil, log)
+	if err != nil {
+		return 0, 0, err
+	}
+	sessions, err = tokens.FlushSessions(ctx, store, time.Now(), cfg.Tokens.RefreshTTL, cfg.Tokens.RevokedRetention, cfg.Tokens.FlushBatch)
 	if err != nil {
 		return sessions, 0, err
 	}
@@ -289,41 +288,41 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 
 // janitor deletes dead sessions and stale throttle state every
 // tokens.flush_interval. Several instances may run it at once: each batch
-// deletes what is still there. Errors are logged, never fatal.
+// deletes what is still there.
 func (s *Server) janitor(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Tokens.FlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, m, err := s.Flush(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				s.log.Warn("janitor", "err", err)
-			case n > 0 || m > 0:
-				s.log.Info("janitor", "sessions_deleted", n, "throttles_deleted", m)
-			}
+	every(ctx, s.cfg.Tokens.FlushInterval, func() {
+		n, m, err := s.Flush(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("janitor", "err", err)
+		case n > 0 || m > 0:
+			s.log.Info("janitor", "sessions_deleted", n, "throttles_deleted", m)
 		}
-	}
+	})
 }
 
 // maintainKeys rotates keys when due (exactly one instance does it; the
 // others find it done) and picks up key changes made by other instances or
-// the CLI. Errors are logged, never fatal: the keys already loaded keep
-// serving.
+// the CLI.
 func (s *Server) maintainKeys(ctx context.Context) {
-	t := time.NewTicker(s.reload)
+	every(ctx, s.cfg.Keys.CheckInterval, func() {
+		if err := s.Signer.Maintain(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("signing key maintenance", "err", err)
+		}
+	})
+}
+
+// every runs fn each interval until ctx ends. fn's failures are its own
+// to log, never fatal: what is loaded keeps serving.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Signer.Maintain(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("signing key maintenance", "err", err)
-			}
+			fn()
 		}
 	}
 }
