@@ -23,7 +23,10 @@ func (a *app) keysCmd() *cobra.Command {
 		Short: "Manage signing keys (talks to the database directly) and key-encryption keys",
 		Long: `Manage signing keys. Each algorithm in use has a ring: one active key that signs, a next
 key published in the JWKS ahead of its turn, and retired keys published until every token
-they signed has expired. Running instances pick up changes within keys.check_interval.`,
+they signed has expired. Running instances pick up changes within keys.check_interval.
+
+A kid is a base64url JWK thumbprint and may start with "-": put "--" before it
+(idp keys revoke --reason "leaked" -- -0TzS…).`,
 	}
 	cmd.AddCommand(
 		a.keysListCmd(),
@@ -198,7 +201,7 @@ stale caches is acceptable; to withdraw a compromised key, use revoke.`,
 func (a *app) keysRetireCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "retire KID",
+		Use:   "retire [--force] [--] KID",
 		Short: "Stop a key signing: an active key is rotated out, a next key withdrawn",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -214,7 +217,7 @@ func (a *app) keysRetireCmd() *cobra.Command {
 func (a *app) keysRevokeCmd() *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{
-		Use:   "revoke KID --reason TEXT",
+		Use:   "revoke --reason TEXT [--] KID",
 		Short: "Withdraw a compromised key at once: its tokens are rejected, its sessions revoked",
 		Long: `Withdraw a key at once: it leaves the JWKS, idp rejects every token it signed (instances
 notice within keys.check_interval), its private key is erased, the sessions whose current

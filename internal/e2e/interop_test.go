@@ -161,7 +161,7 @@ func testInterop(t *testing.T, alg string) {
 	// (b) A token signed by a revoked key: idp refuses it within
 	// keys.check_interval, the verifiers once their JWKS cache refreshes.
 	revokedToken := post[0]
-	d.mustCLI(t, "keys", "revoke", kid1, "--reason", "e2e interop test")
+	d.mustCLI(t, "keys", "revoke", "--reason", "e2e interop test", "--", kid1) // "--": a kid may start with "-"
 	revoked := time.Now()
 	idpWindow := pollUntil(t, "idp refuses the revoked key's token", 20*time.Millisecond, d.checkEvery+5*time.Second, func() bool {
 		st, err := idp.verify(revokedToken)

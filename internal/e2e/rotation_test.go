@@ -215,7 +215,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	}
 	revokeStart := time.Now()
 	revoked.Store(&revocation{kid: victim, start: revokeStart})
-	d.mustCLI(t, "keys", "revoke", victim, "--reason", "e2e rotation under load")
+	d.mustCLI(t, "keys", "revoke", "--reason", "e2e rotation under load", "--", victim) // "--": a kid may start with "-"
 	revokeEnd := time.Now()
 	idpWindow := pollUntil(t, "idp refuses the revoked key's token", 10*time.Millisecond, 10*time.Second, func() bool {
 		st, err := idp.verify(victimToken)
