@@ -56,15 +56,11 @@ history or the process list.`,
 			if err != nil {
 				return err
 			}
-			cfg, store, log, err := a.openStore(ctx)
+			us, closeStore, err := a.usersService(ctx)
 			if err != nil {
 				return err
 			}
-			defer store.Close()
-			us, err := server.NewUsers(cfg, store, time.Now, log)
-			if err != nil {
-				return err
-			}
+			defer closeStore()
 			nu := users.NewUser{Email: email, Name: name, Password: password}
 			if !super {
 				nu.IsStaff, nu.IsAdmin = &staff, &admin
@@ -164,15 +160,11 @@ func (a *app) listUsersCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, store, log, err := a.openStore(ctx)
+			us, closeStore, err := a.usersService(ctx)
 			if err != nil {
 				return err
 			}
-			defer store.Close()
-			us, err := server.NewUsers(cfg, store, time.Now, log)
-			if err != nil {
-				return err
-			}
+			defer closeStore()
 			type row struct {
 				ID          int64      `json:"id"`
 				Email       string     `json:"email"`
@@ -227,6 +219,21 @@ func (a *app) listUsersCmd() *cobra.Command {
 	return cmd
 }
 
+// usersService opens the store and the accounts service over it; call
+// the returned func to close the store.
+func (a *app) usersService(ctx context.Context) (*users.Service, func() error, error) {
+	cfg, store, log, err := a.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	us, err := server.NewUsers(cfg, store, time.Now, log)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return us, store.Close, nil
+}
+
 // userByArg finds the user an argument names: a numeric id or an email.
 func userByArg(ctx context.Context, us *users.Service, arg string) (storage.User, error) {
 	if id, err := strconv.ParseInt(arg, 10, 64); err == nil {
@@ -243,15 +250,11 @@ func (a *app) userAdminCmd(use, short string, act func(ctx context.Context, us *
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, store, log, err := a.openStore(ctx)
+			us, closeStore, err := a.usersService(ctx)
 			if err != nil {
 				return err
 			}
-			defer store.Close()
-			us, err := server.NewUsers(cfg, store, time.Now, log)
-			if err != nil {
-				return err
-			}
+			defer closeStore()
 			u, err := userByArg(ctx, us, args[0])
 			if errors.Is(err, storage.ErrNotFound) {
 				return fmt.Errorf("no user %s", args[0])

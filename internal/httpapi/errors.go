@@ -119,7 +119,6 @@ const (
 	msgMalformed       = "Malformed request."
 	msgBodyTooLarge    = "Request body is too large."
 	msgServerError     = "A server error occurred."
-	msgMethodNotAllow  = "Method %q not allowed."
 	headerRequestID    = "X-Request-Id"
 	mimeJSON           = "application/json"
 	cacheNoStore       = "no-store"

@@ -25,8 +25,6 @@ import (
 // a login flood. Client IPs are chosen with X-Forwarded-For (loopback is a
 // trusted proxy); time moves with the injected clock.
 
-const bodyThrottled30 = `{"detail":"Request was throttled. Expected available in 30 seconds."}`
-
 func throttledBody(secs int) string {
 	return fmt.Sprintf(`{"detail":"Request was throttled. Expected available in %d seconds."}`, secs)
 }

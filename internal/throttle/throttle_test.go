@@ -105,16 +105,6 @@ func (e *guardEnv) audit() []storage.AuditEvent {
 	return ev
 }
 
-func countType(events []storage.AuditEvent, typ string) int {
-	n := 0
-	for _, e := range events {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
 func TestNew(t *testing.T) {
 	store := storagetest.SQLite(t)
 	tests := []struct {
