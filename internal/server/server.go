@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/httpapi"
 	"github.com/idp/idp/internal/signer"
@@ -41,13 +42,15 @@ type Options struct {
 
 // Server is a wired idp.
 type Server struct {
-	cfg     config.Config
-	store   storage.Store
-	log     *slog.Logger
-	Signer  *signer.Signer
-	Users   *users.Service
-	Tokens  *tokens.Service
-	Guard   *throttle.Guard
+	cfg    config.Config
+	store  storage.Store
+	log    *slog.Logger
+	Signer *signer.Signer
+	Users  *users.Service
+	Tokens *tokens.Service
+	Guard  *throttle.Guard
+	// Login is the one password-login path, for every surface.
+	Login   *authn.Service
 	handler http.Handler
 }
 
@@ -110,12 +113,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			proxies = append(proxies, pfx)
 		}
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard}
+	login, err := authn.New(authn.Options{Users: us, Guard: guard})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login}
 	s.handler = httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
 		Sessions:         ts,
-		Guard:            guard,
+		Login:            login,
 		Keys:             sig,
 		Ready:            s.ready,
 		Issuer:           cfg.IssuerURL(),
