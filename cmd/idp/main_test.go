@@ -65,14 +65,14 @@ func TestExitStatus(t *testing.T) {
 		// stderr must start with this.
 		stderr string
 	}{
-		{name: "ok", args: []string{"version"}, code: 0, stdout: "idp " + version + "\n"},
+		{name: "ok", args: []string{"--version"}, code: 0, stdout: buildInfo().Line() + "\n"},
 		{
 			name: "configuration-problems-are-printed-as-they-are",
 			env:  map[string]string{"IDP_LOG_LEVEL": "loud"},
 			args: []string{"config", "check"}, code: 1,
 			stderr: "invalid configuration:\n  log.level: \"loud\"",
 		},
-		{name: "other-errors-are-prefixed", args: []string{"users", "create", "--email", "x@example.com"}, code: 1, stderr: "idp: standard input is not a terminal"},
+		{name: "other-errors-are-prefixed", args: []string{"users", "create", "--email", "x@example.com", "--name", "X"}, code: 1, stderr: "idp: standard input is not a terminal"},
 		{name: "unknown-command", args: []string{"frobnicate"}, code: 1, stderr: "idp: unknown command \"frobnicate\""},
 		{name: "unknown-flag", args: []string{"serve", "--frob"}, code: 1, stderr: "idp: unknown flag: --frob"},
 	}
