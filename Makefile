@@ -43,8 +43,11 @@ test: e2e-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+## test-short: the quick check while working: every in-process test once,
+## without the race detector, the verifier installation or the e2e processes.
 test-short:
-	$(GO) test -count=1 $(PKGS)
+	@.ci/preflight
+	$(GO) test -short -count=1 $(PKGS)
 
 ## bench: Go benchmarks of signing, verifying, hashing, storage and every HTTP
 ## endpoint end to end on both stores.

@@ -2,7 +2,7 @@
 // decoding and the one error renderer. Handlers decode and validate the
 // request, call the core (users, tokens, signer) through the narrow
 // interfaces declared here, and render the tutorial app's JSON shapes
-// (../shared/seed-api-contract.md). It imports users, tokens, signer and
+// (docs/tutorial-contract.md). It imports users, tokens, signer and
 // storage (records only); never a storage backend, config or viper.
 package httpapi
 
