@@ -20,9 +20,9 @@ all: lint test build
 
 ## build: bin/idp, stamped with version, commit and build date (idp version).
 ## -v lists each package as it compiles: the first build (modules downloaded,
-## everything compiled) takes about a minute; later ones seconds.
+## everything compiled) takes one to three minutes; later ones seconds.
 build:
-	@echo "build: compiling $(BIN) (first build: downloads modules and compiles every package, about a minute)"
+	@echo "build: compiling $(BIN) (the first build downloads the modules and compiles every package: one to three minutes; later builds take seconds)"
 	@start=$$(date +%s); \
 	$(GO) build -v -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/idp && \
 	echo "build: $(BIN) ready ($$(( $$(date +%s) - start )) s)"

@@ -92,6 +92,11 @@ came from). With no database.url, idp keeps its data in an embedded SQLite file;
 		a.configCmd(),
 		a.versionCmd(),
 	)
+	// cobra adds completion and help when it executes; add them now so
+	// that they refuse mistakes too.
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
+	strictHelp(root)
 	refuseUnknownSubcommands(root)
 	return root
 }

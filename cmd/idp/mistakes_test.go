@@ -212,6 +212,8 @@ func TestMistakesExitNonZero(t *testing.T) {
 		{"unknown-config-subcommand", []string{"config", "shwo"}, []string{`unknown command "shwo" for "idp config"`, "show"}},
 		{"unknown-tokens-subcommand", []string{"tokens", "flsuh"}, []string{`unknown command "flsuh" for "idp tokens"`}},
 		{"unknown-root-command", []string{"mirgate"}, []string{`unknown command "mirgate" for "idp"`, "migrate"}},
+		{"unknown-completion-shell", []string{"completion", "tcsh"}, []string{`unknown command "tcsh" for "idp completion"`}},
+		{"unknown-help-topic", []string{"help", "keys", "lst"}, []string{`unknown help topic "keys lst"`, "idp --help"}},
 		{"users-create-without-email-and-name", []string{"users", "create", "--password-stdin"}, []string{`required flag(s) "email", "name" not set`}},
 		{"keys-generate-without-alg", []string{"keys", "generate"}, []string{`required flag(s) "alg" not set`}},
 		{"keys-generate-bad-alg", []string{"keys", "generate", "--alg", "HS256"}, []string{`--alg "HS256": want one of RS256, EdDSA, ES256`}},
@@ -246,6 +248,14 @@ func TestMistakesExitNonZero(t *testing.T) {
 		r := idp(t, nil, "keys").mustSucceed(t)
 		if !strings.Contains(r.stdout, "Available Commands:") {
 			t.Errorf("idp keys printed %q, want its help", r.stdout)
+		}
+		r = idp(t, nil, "help", "keys", "rotate").mustSucceed(t)
+		if !strings.Contains(r.stdout, "every configured ring") {
+			t.Errorf("idp help keys rotate printed %q", r.stdout)
+		}
+		r = idp(t, nil, "completion", "bash").mustSucceed(t)
+		if !strings.HasPrefix(r.stdout, "# bash completion") {
+			t.Errorf("idp completion bash printed %.40q", r.stdout)
 		}
 	})
 }

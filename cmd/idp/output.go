@@ -48,6 +48,25 @@ func refuseUnknownSubcommands(cmd *cobra.Command) {
 	}
 }
 
+// strictHelp makes `idp help TOPIC` fail on an unknown topic (cobra's
+// prints the usage and exits 0).
+func strictHelp(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "help" {
+			continue
+		}
+		show := c.Run
+		c.Run = nil
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if target, rest, err := root.Find(args); len(args) > 0 && (err != nil || target == root || len(rest) > 0) {
+				return fmt.Errorf("unknown help topic %q\n\nRun 'idp --help' for the commands.", strings.Join(args, " "))
+			}
+			show(cmd, args)
+			return nil
+		}
+	}
+}
+
 // Stamped at build time by the Makefile and the Dockerfile:
 // -ldflags "-X main.version=… -X main.commit=… -X main.date=…".
 var (
