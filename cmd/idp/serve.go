@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -42,6 +44,15 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 				// With port 0 the port is known only now.
 				cfg.Tokens.Issuer = config.DeriveIssuer(ln.Addr().String())
 			}
+			// What this start creates, for the start-up block.
+			var created []string
+			missing := func(path string) bool { _, err := os.Stat(path); return errors.Is(err, os.ErrNotExist) }
+			if cfg.Database.URL == "" && missing(cfg.Database.SQLitePath) {
+				created = append(created, "store "+cfg.Database.SQLitePath)
+			}
+			if dev := server.DevelopmentKEK(cfg); dev != "" && missing(dev) {
+				created = append(created, "development KEK "+dev)
+			}
 			keks, err := server.ResolveKEKs(cfg, log)
 			if err != nil {
 				return err
@@ -51,6 +62,9 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 				return err
 			}
 			defer store.Close()
+			if keys, err := store.ListSigningKeys(ctx); err == nil && len(keys) == 0 {
+				created = append(created, "first signing keys")
+			}
 			srv, err := server.New(ctx, server.Options{Config: cfg, Store: store, KEKs: keks, Logger: log})
 			if err != nil {
 				return err
@@ -60,6 +74,7 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 				Listener:      ln.Addr(),
 				IssuerDerived: derived,
 				DevKEK:        server.DevelopmentKEK(cfg),
+				Created:       created,
 			})
 			return srv.Run(ctx, ln)
 		},

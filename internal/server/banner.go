@@ -22,6 +22,8 @@ type Startup struct {
 	IssuerDerived bool
 	// DevKEK is the development KEK's file, "" when KEKs are configured.
 	DevKEK string
+	// Created lists what this start created ("store data/idp.db", …).
+	Created []string
 }
 
 // listenURL is a URL that reaches the listener from this machine, and a
@@ -64,7 +66,8 @@ func (s *Server) Announce(w io.Writer, st Startup) {
 			slog.String("listen", listen), slog.String("issuer", issuer), slog.Bool("issuer_derived", st.IssuerDerived),
 			slog.String("discovery", issuer+"/.well-known/openid-configuration"),
 			slog.String("jwks", issuer+"/.well-known/jwks.json"),
-			slog.String("store", store), slog.Bool("development_kek", st.DevKEK != ""))
+			slog.String("store", store), slog.Bool("development_kek", st.DevKEK != ""),
+			slog.Any("created", st.Created))
 		return
 	}
 	var b strings.Builder
@@ -82,6 +85,9 @@ func (s *Server) Announce(w io.Writer, st Startup) {
 	row("api", issuer+cfg.HTTP.APIPrefix+"/", "")
 	row("store", store, "")
 	row("kek", kek, "")
+	if len(st.Created) > 0 {
+		row("created", strings.Join(st.Created, ", "), "first run")
+	}
 	if cfg.Env == config.EnvDevelopment {
 		row("try", "curl -s "+listen+cfg.HTTP.APIPrefix+"/register/ -d 'name=Alice&email=alice@example.com&password=correct-horse-42'", "")
 	}

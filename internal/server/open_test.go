@@ -79,7 +79,7 @@ func TestAnnounce(t *testing.T) {
 	})
 	ln := &net.TCPAddr{IP: net.IPv4zero, Port: 8080}
 	var b strings.Builder
-	e.srv.Announce(&b, Startup{Version: "idp test", Listener: ln, IssuerDerived: true, DevKEK: "keys/kek"})
+	e.srv.Announce(&b, Startup{Version: "idp test", Listener: ln, IssuerDerived: true, DevKEK: "keys/kek", Created: []string{"store data/idp.db", "first signing keys"}})
 	out := b.String()
 	for _, w := range []string{
 		"idp test, development\n",
@@ -90,6 +90,7 @@ func TestAnnounce(t *testing.T) {
 		"store      sqlite data/idp.db",
 		"kek        DEVELOPMENT key in keys/kek",
 		"try        curl -s http://127.0.0.1:8080/api/register/",
+		"created    store data/idp.db, first signing keys  (first run)\n",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("start-up block lacks %q:\n%s", w, out)
