@@ -2,7 +2,7 @@
 // decoding and the one error renderer. Handlers decode and validate the
 // request, call the core (users, tokens, signer) through the narrow
 // interfaces declared here, and render the tutorial app's JSON shapes
-// (../shared/seed-api-contract.md). It imports users, tokens, signer and
+// (docs/tutorial-contract.md). It imports users, tokens, signer and
 // storage (records only); never a storage backend, config or viper.
 package httpapi
 
@@ -88,6 +88,13 @@ type Options struct {
 	// TrustedProxies may set X-Forwarded-For; empty: the peer address.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
+	// Discovery holds the members other mounted surfaces add to
+	// /.well-known/openid-configuration (RFC 8414 names, e.g. /oauth2's
+	// token_endpoint, grant_types_supported); they win over this API's
+	// own members of the same name. Nil: the API's members only.
+	Discovery map[string]any
+	// CORS lets browser apps on other origins call idp; zero: none may.
+	CORS CORS
 }
 
 type api struct {
@@ -129,7 +136,7 @@ func New(opts Options) *echo.Echo {
 	}
 
 	p := strings.TrimSuffix(opts.APIPrefix, "/")
-	a.discovery = discoveryDocument(opts.Issuer, p, opts.AccessAlgorithms, cmp.Or(opts.UserIDClaim, "user_id"))
+	a.discovery = discoveryDocument(opts.Issuer, p, opts.AccessAlgorithms, cmp.Or(opts.UserIDClaim, "user_id"), opts.Discovery)
 
 	e := echo.New()
 	e.HideBanner = true
@@ -143,6 +150,9 @@ func New(opts Options) *echo.Echo {
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
 		securityHeaders,
 	)
+	if len(opts.CORS.AllowedOrigins) > 0 {
+		e.Use(corsMiddleware(opts.CORS))
+	}
 
 	// Each endpoint answers with and without the trailing slash. DRF
 	// authenticates before it dispatches on the method, so one handler per

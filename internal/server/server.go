@@ -133,6 +133,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		JWKSMaxAge:       cfg.JWKS.MaxAge,
 		TrustedProxies:   proxies,
 		Logger:           log,
+		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
 	})
 	return s, nil
 }
