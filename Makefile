@@ -49,12 +49,12 @@ clean:
 
 ## e2e-deps: the third-party verifiers the interop tests in internal/e2e run —
 ## Node's jose (pinned, into the git-ignored $(NPM_DIR)) and Debian's PyJWT,
-## cryptography, Django (with argon2-cffi and bcrypt, for the Django hash vectors
+## cryptography, Django (with argon2-cffi, bcrypt and psycopg2, for the Django hash vectors
 ## and import fixtures), DRF and SimpleJWT (used with /usr/bin/python3).
 ## Installs only what is missing; `make test` depends on it.
 NPM_DIR      := .cache/npm
 JOSE_VERSION := 6.2.17
-E2E_DEBS     := python3-jwt python3-cryptography python3-django python3-argon2 python3-bcrypt \
+E2E_DEBS     := python3-jwt python3-cryptography python3-django python3-argon2 python3-bcrypt python3-psycopg2 \
                 python3-djangorestframework python3-djangorestframework-simplejwt
 
 e2e-deps:

@@ -182,3 +182,34 @@ func FuzzIdentifyHash(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckImported(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        ImportedAccount
+		want      ImportedAccount
+		badFields []string
+	}{
+		{"normalised-like-registration", ImportedAccount{" Bob@EXAMPLE.com ", " Bob "}, ImportedAccount{"Bob@example.com", "Bob"}, nil},
+		{"blank-name-allowed", ImportedAccount{"a@example.com", ""}, ImportedAccount{"a@example.com", ""}, nil},
+		{"name-101", ImportedAccount{"a@example.com", strings.Repeat("é", 101)}, ImportedAccount{}, []string{FieldName}},
+		{"not-an-email", ImportedAccount{"not-an-email", "X"}, ImportedAccount{}, []string{FieldEmail}},
+		{"blank-email", ImportedAccount{"  ", "X"}, ImportedAccount{}, []string{FieldEmail}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ve := CheckImported(tt.in)
+			if tt.badFields == nil {
+				if ve != nil || got != tt.want {
+					t.Fatalf("CheckImported = %+v, %v; want %+v", got, ve, tt.want)
+				}
+				return
+			}
+			for _, f := range tt.badFields {
+				if ve == nil || !ve.Has(f) {
+					t.Fatalf("CheckImported = %v; want a problem with %s", ve, f)
+				}
+			}
+		})
+	}
+}
