@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -284,18 +285,23 @@ func TestImportAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
+	runtime.GC()
+	var ms runtime.MemStats
+	var peakHeap uint64
 	start = time.Now()
 	rep, err := djangoimport.Import(ctx, src, store.(storage.UserImports), djangoimport.Options{
 		Progress: func(p djangoimport.Progress) {
+			runtime.ReadMemStats(&ms)
+			peakHeap = max(peakHeap, ms.HeapInuse)
 			if p.Phase != "reading" || p.Read%200000 == 0 {
-				t.Logf("%6.1fs %s %d/%d", time.Since(start).Seconds(), p.Phase, p.Read, p.Total)
+				t.Logf("%6.1fs %s %d/%d heap in use %d MiB", time.Since(start).Seconds(), p.Phase, p.Read, p.Total, ms.HeapInuse>>20)
 			}
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("imported %d users in %v (%+v)", rep.Imported, time.Since(start), rep.Formats)
+	t.Logf("imported %d users in %v (%+v); peak heap in use (sampled per batch) %d MiB", rep.Imported, time.Since(start), rep.Formats, peakHeap>>20)
 	if rep.Imported != rep.Read {
 		t.Errorf("imported %d of %d", rep.Imported, rep.Read)
 	}
