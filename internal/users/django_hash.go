@@ -22,7 +22,7 @@ import (
 //	md5$<salt>$<hex>        md5(salt + password)             weak
 //	sha1$$<hex>             unsalted sha1                    weak
 //	<32 hex>, md5$$<hex>    unsalted md5                     weak
-//	crypt$$<13 chars>       Unix DES crypt                   weak, not verified
+//	crypt$$<13 chars>       Unix DES crypt (des_crypt.go)    weak
 //	!…, ""                  unusable (set_unusable_password)
 //
 // Weak hashes verify at login (they are in the store only if an operator
@@ -47,7 +47,8 @@ var (
 	ErrMalformedHash = errors.New("malformed password hash")
 	// ErrUnknownHash: no hasher idp knows writes this.
 	ErrUnknownHash = errors.New("unknown password hash algorithm")
-	// ErrUnsupportedHash: a known Django hasher that idp cannot verify.
+	// ErrUnsupportedHash: a known hasher that idp cannot verify (none of
+	// Django's today; kept for callers' switch statements).
 	ErrUnsupportedHash = errors.New("unsupported password hash algorithm")
 )
 
@@ -79,8 +80,8 @@ func IdentifyHash(encoded string) (HashFormat, error) {
 		f.Weak = true
 		_, _, ok = parseDigestHash(encoded, algo)
 	case "crypt":
-		return HashFormat{Algorithm: algo, Weak: true, Usable: true},
-			fmt.Errorf("%w: crypt (Unix DES crypt, removed from Django in 5.0): reset these passwords", ErrUnsupportedHash)
+		f.Weak = true
+		_, ok = cryptData(encoded)
 	default:
 		name, _, _ := strings.Cut(encoded, "$")
 		if len(name) > 32 {
@@ -135,6 +136,8 @@ func (h *Hasher) verifyDjangoOther(encoded, password string) bool {
 		return h.verifyScrypt(encoded, password)
 	case "sha1", "md5", "unsalted_sha1", "unsalted_md5":
 		return verifyDigestHash(encoded, password, algo)
+	case "crypt":
+		return verifyCrypt(encoded, password)
 	}
 	return false
 }

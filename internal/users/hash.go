@@ -156,7 +156,7 @@ func recognizes(encoded string) bool {
 		}
 	}
 	switch djangoAlgorithm(encoded) {
-	case "scrypt", "sha1", "md5", "unsalted_sha1", "unsalted_md5":
+	case "scrypt", "sha1", "md5", "unsalted_sha1", "unsalted_md5", "crypt":
 		return true
 	}
 	return false

@@ -122,7 +122,7 @@ def main():
     add("ivan@example.com", "ivan-sha1", h.SHA1PasswordHasher(), expect="weak")
     add("judy@example.com", "judy-unsalted-md5", h.UnsaltedMD5PasswordHasher(), expect="weak")
     add("mallory@example.com", "mallory-unsalted-sha1", h.UnsaltedSHA1PasswordHasher(), expect="weak")
-    add("niaj@example.com", "niaj-crypt", h.CryptPasswordHasher(), expect="refused", reason="unsupported_hash")
+    add("niaj@example.com", "niaj-crypt", h.CryptPasswordHasher(), expect="weak")
     add("olivia@example.com", None, expect="unusable")
     add("peggy@example.com", "peggy-inactive", PBKDF2(), is_active=False)
     # Django's normalize_email lowercases only the domain: a second Bob.
