@@ -93,8 +93,10 @@ conflicts (for --dry-run: a real import would be), 1 any other error.`,
 			if !ok {
 				return fmt.Errorf("the %s store cannot import users", store.Backend())
 			}
-			opts.Progress = newProgress(a.stderr).update
+			prog := newProgress(a.stderr)
+			opts.Progress = prog.update
 			rep, err := djangoimport.Import(ctx, src, ui, opts)
+			prog.finish()
 			if rep == nil {
 				return err
 			}
@@ -175,8 +177,13 @@ func (p *progress) bar(pr djangoimport.Progress) {
 	}
 	fmt.Fprintf(p.w, "\r\x1b[K%s", line)
 	p.drawn = true
-	if pr.Phase == "committing" {
+}
+
+// finish ends the bar's line, so that what follows starts on its own.
+func (p *progress) finish() {
+	if p.drawn {
 		fmt.Fprintln(p.w)
+		p.drawn = false
 	}
 }
 
