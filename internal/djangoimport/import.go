@@ -31,6 +31,7 @@ const (
 const (
 	ReasonInvalidID       = "invalid_id"
 	ReasonInvalidText     = "invalid_text" // not UTF-8, or a NUL byte
+	ReasonInvalidDate     = "invalid_date" // date_joined missing or year 1
 	ReasonInvalidEmail    = "invalid_email"
 	ReasonNameTooLong     = "name_too_long"
 	ReasonInvalidName     = "invalid_name"
@@ -272,6 +273,9 @@ func convert(r Row, now time.Time, allowWeak bool) (storage.User, string, *Refus
 	if r.ID <= 0 {
 		return refuse(ReasonInvalidID, fmt.Sprintf("id %d: idp ids are positive", r.ID))
 	}
+	if r.DateJoined.IsZero() {
+		return refuse(ReasonInvalidDate, "date_joined is not set")
+	}
 	for field, v := range map[string]string{"email": r.Email, "name": r.Name, "first_name": r.FirstName, "last_name": r.LastName, "password": r.Password} {
 		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
 			return refuse(ReasonInvalidText, field+" is not valid UTF-8 or holds a NUL byte")
@@ -350,6 +354,10 @@ func resolve(clashes []storage.ImportClash, opts Options, rep *Report) ([]int64,
 			drop = append(drop, c.ID)
 		}
 	}
+	refusedIDs := map[int64]bool{}
+	for _, id := range drop {
+		refusedIDs[id] = true
+	}
 	for _, k := range order {
 		g := groups[k]
 		conf := Conflict{}
@@ -372,7 +380,7 @@ func resolve(clashes []storage.ImportClash, opts Options, rep *Report) ([]int64,
 		for _, m := range conf.Users {
 			if m.ID != conf.Kept {
 				drop = append(drop, m.ID)
-				if conf.Kept != 0 {
+				if conf.Kept != 0 && !refusedIDs[m.ID] { // a refused loser counts once
 					losers++
 				}
 			}

@@ -2,6 +2,7 @@ package djangoimport_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -305,4 +306,109 @@ func TestImportAtScale(t *testing.T) {
 	if rep.Imported != rep.Read {
 		t.Errorf("imported %d of %d", rep.Imported, rep.Read)
 	}
+}
+
+// Accounts already in idp: an id held by another email, an email held by
+// another id. Both refused by name, nothing else affected.
+func TestImportAgainstExistingAccounts(t *testing.T) {
+	storagetest.ForEachBackend(t, func(t *testing.T, store storage.Store) {
+		for _, email := range []string{"zed@example.com", "CAROL@example.com"} { // ids 1, 2
+			if _, err := store.CreateUser(context.Background(), storage.User{Email: email, Name: "Native", PasswordHash: "!",
+				IsActive: true, DateJoined: importTime, PasswordChangedAt: importTime}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := importInto(t, openSQLite(t), store, djangoimport.Options{OnConflict: djangoimport.KeepNewestLogin, AllowWeakHashes: true})
+		if !errors.Is(err, djangoimport.ErrBlocked) {
+			t.Fatalf("import over taken ids and emails: %v", err)
+		}
+		got := map[int64]string{}
+		for _, r := range rep.Refused {
+			got[r.ID] = r.Reason
+		}
+		for id, want := range map[int64]string{1: "id_taken", 2: "id_taken", 3: "email_taken", 16: "name_too_long"} {
+			if got[id] != want {
+				t.Errorf("user %d: refused %q, want %q (refused: %+v)", id, got[id], want, rep.Refused)
+			}
+		}
+		rep, err = importInto(t, openSQLite(t), store, djangoimport.Options{OnConflict: djangoimport.KeepNewestLogin, AllowWeakHashes: true, SkipInvalid: true})
+		// 19 read: 6 refused (ids 1, 2, 3, 16, 17, 18); bob (2) is also the
+		// conflict's loser and counts once.
+		if err != nil || rep.Imported != 13 || rep.Skipped != 6 {
+			t.Fatalf("import --skip-invalid: %v, imported %d skipped %d", err, rep.Imported, rep.Skipped)
+		}
+		if u, _ := store.GetUser(context.Background(), 1); u.Email != "zed@example.com" {
+			t.Errorf("idp's user 1 became %+v", u)
+		}
+	})
+}
+
+// A row changed in Django after the import: reported without --update,
+// applied with it.
+func TestImportUpdate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "db.sqlite3")
+	b, err := os.ReadFile(djangotest.SQLitePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, b, 0o600)
+	store := storagetest.SQLite(t)
+	open := func(t *testing.T) djangoimport.Source {
+		src, err := djangoimport.Open(context.Background(), path, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { src.Close() })
+		return src
+	}
+	if _, err := importInto(t, open(t), store, resolveAll); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE djangojwtapp_user SET name = 'Frank Renamed', is_staff = 0 WHERE id = 6`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	rep, err := importInto(t, open(t), store, resolveAll)
+	if err != nil || rep.NotUpdated != 1 || rep.Updated != 0 || rep.Unchanged != 14 {
+		t.Fatalf("without --update: %v, %+v", err, rep)
+	}
+	if u, _ := store.GetUser(context.Background(), 6); u.Name != "Frank" {
+		t.Errorf("changed without --update: %+v", u)
+	}
+	upd := resolveAll
+	upd.Update = true
+	rep, err = importInto(t, open(t), store, upd)
+	if err != nil || rep.Updated != 1 || rep.Unchanged != 14 {
+		t.Fatalf("with --update: %v, %+v", err, rep)
+	}
+	if u, _ := store.GetUser(context.Background(), 6); u.Name != "Frank Renamed" || u.IsStaff {
+		t.Errorf("not updated: %+v", u)
+	}
+}
+
+func FuzzFixture(f *testing.F) {
+	b, err := os.ReadFile(djangotest.DumpdataPath())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`[{"model":"djangojwtapp.user","pk":1,"fields":{}}]`))
+	f.Add([]byte(`[{"model":"djangojwtapp.user","pk":"x"}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "f.json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		src, err := djangoimport.OpenFixture(path, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Any input: an error or rows, never a panic.
+		src.Rows(context.Background(), func(r djangoimport.Row) error { return nil })
+	})
 }
