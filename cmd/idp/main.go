@@ -44,7 +44,12 @@ func main() {
 		default:
 			fmt.Fprintln(os.Stderr, "idp:", err)
 		}
-		os.Exit(1)
+		code := 1
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		os.Exit(code)
 	}
 }
 

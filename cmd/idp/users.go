@@ -22,7 +22,7 @@ import (
 
 func (a *app) usersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage user accounts"}
-	cmd.AddCommand(a.createUserCmd(false), a.createUserCmd(true), a.listUsersCmd())
+	cmd.AddCommand(a.createUserCmd(false), a.createUserCmd(true), a.listUsersCmd(), a.importUsersCmd())
 	cmd.AddCommand(a.userAdminCmds()...)
 	return cmd
 }

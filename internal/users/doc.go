@@ -1,8 +1,9 @@
 // Package users owns accounts: email normalisation, registration
 // validation with Django REST Framework's field messages, the password
 // policy (Django's four default validators), and password hashing
-// (argon2id in PHC strings; bcrypt and Django's hashers verified for
-// migrated users and transparently upgraded on login).
+// (argon2id in PHC strings; bcrypt and every Django hasher verified for
+// migrated users — see django_hash.go — and transparently upgraded on
+// login, with a password.rehashed audit event).
 //
 // The same Service serves the HTTP API and the CLI. It knows nothing of
 // HTTP: callers render *ValidationError (JSON in the contract's

@@ -62,6 +62,7 @@ type verifyLimits struct {
 	argon2Iterations uint32
 	pbkdf2Iterations int
 	bcryptCost       int
+	scryptMemory     uint64 // bytes: 128·n·r
 }
 
 var defaultVerifyLimits = verifyLimits{
@@ -69,6 +70,7 @@ var defaultVerifyLimits = verifyLimits{
 	argon2Iterations: 64,
 	pbkdf2Iterations: 10_000_000, // Django 5.2 uses 1,000,000
 	bcryptCost:       16,         // Django uses 12
+	scryptMemory:     1 << 30,    // Django's default needs 16 MiB
 }
 
 // Hasher hashes passwords with argon2id into PHC strings and verifies
@@ -78,7 +80,8 @@ var defaultVerifyLimits = verifyLimits{
 //	$2a$…, $2b$…, $2y$…                             (bcrypt)
 //	pbkdf2_sha256$<iterations>$<salt>$<hash>       (Django's default)
 //	pbkdf2_sha1$…, argon2$argon2id$…, argon2$argon2i$…,
-//	bcrypt_sha256$$2b$…, bcrypt$$2b$…               (Django's other hashers)
+//	bcrypt_sha256$$2b$…, bcrypt$$2b$…, scrypt$…     (Django's other hashers)
+//	md5$…, sha1$…, unsalted md5 and sha1            (weak; see django_hash.go)
 //
 // A Hasher is immutable and safe for concurrent use.
 type Hasher struct {
@@ -135,6 +138,8 @@ func (h *Hasher) Verify(encoded, password string) (ok, needsRehash bool) {
 		ok = h.verifyPBKDF2(encoded, password, "pbkdf2_sha256", sha256.New)
 	case strings.HasPrefix(encoded, "pbkdf2_sha1$"):
 		ok = h.verifyPBKDF2(encoded, password, "pbkdf2_sha1", sha1.New)
+	default: // scrypt and the weak formats (django_hash.go)
+		ok = h.verifyDjangoOther(encoded, password)
 	}
 	return ok, ok
 }
@@ -150,6 +155,10 @@ func recognizes(encoded string) bool {
 			return true
 		}
 	}
+	switch djangoAlgorithm(encoded) {
+	case "scrypt", "sha1", "md5", "unsalted_sha1", "unsalted_md5", "crypt":
+		return true
+	}
 	return false
 }
 
@@ -158,30 +167,11 @@ func recognizes(encoded string) bool {
 // and unpadded base64). native says the string is in idp's own format, so
 // that only a parameter change calls for a rehash.
 func (h *Hasher) verifyArgon2(encoded, password string, native bool) (ok, needsRehash bool) {
-	f := strings.Split(encoded, "$")
-	if len(f) != 6 || f[0] != "" || f[2] != "v=19" {
+	a, ok := parseArgon2(encoded)
+	if !ok || a.p.MemoryKiB > h.limits.argon2MemoryKiB || a.p.Iterations > h.limits.argon2Iterations {
 		return false, false
 	}
-	variant := f[1]
-	if variant != "argon2id" && variant != "argon2i" {
-		return false, false
-	}
-	p, ok := parseArgon2Params(f[3])
-	if !ok || p.MemoryKiB > h.limits.argon2MemoryKiB || p.Iterations > h.limits.argon2Iterations {
-		return false, false
-	}
-	if strings.ContainsAny(f[4], "\r\n") || strings.ContainsAny(f[5], "\r\n") {
-		return false, false // the decoder would skip them
-	}
-	b64 := base64.RawStdEncoding.Strict()
-	salt, err := b64.DecodeString(f[4])
-	if err != nil || len(salt) < 8 || len(salt) > 1024 {
-		return false, false
-	}
-	want, err := b64.DecodeString(f[5])
-	if err != nil || len(want) < 4 || len(want) > 1024 {
-		return false, false
-	}
+	variant, p, salt, want := a.variant, a.p, a.salt, a.key
 	keyFn := argon2.IDKey
 	if variant == "argon2i" {
 		keyFn = argon2.Key
@@ -193,6 +183,41 @@ func (h *Hasher) verifyArgon2(encoded, password string, native bool) (ok, needsR
 	current := native && variant == "argon2id" && p == h.params &&
 		len(salt) == argon2SaltLen && len(want) == argon2KeyLen
 	return true, !current
+}
+
+type argon2Hash struct {
+	variant   string
+	p         Argon2Params
+	salt, key []byte
+}
+
+// parseArgon2 reads $argon2{id,i}$v=19$m=…,t=…,p=…$salt$key strictly.
+func parseArgon2(encoded string) (argon2Hash, bool) {
+	f := strings.Split(encoded, "$")
+	if len(f) != 6 || f[0] != "" || f[2] != "v=19" {
+		return argon2Hash{}, false
+	}
+	variant := f[1]
+	if variant != "argon2id" && variant != "argon2i" {
+		return argon2Hash{}, false
+	}
+	p, ok := parseArgon2Params(f[3])
+	if !ok {
+		return argon2Hash{}, false
+	}
+	if strings.ContainsAny(f[4], "\r\n") || strings.ContainsAny(f[5], "\r\n") {
+		return argon2Hash{}, false // the decoder would skip them
+	}
+	b64 := base64.RawStdEncoding.Strict()
+	salt, err := b64.DecodeString(f[4])
+	if err != nil || len(salt) < 8 || len(salt) > 1024 {
+		return argon2Hash{}, false
+	}
+	key, err := b64.DecodeString(f[5])
+	if err != nil || len(key) < 4 || len(key) > 1024 {
+		return argon2Hash{}, false
+	}
+	return argon2Hash{variant: variant, p: p, salt: salt, key: key}, true
 }
 
 // parseArgon2Params parses "m=…,t=…,p=…" in that order, as the reference
@@ -239,6 +264,15 @@ func parseCanonicalUint(s string, bits int) (uint64, bool) {
 // all the same algorithm for this purpose). Like the C implementations,
 // only the first 72 bytes of the password count.
 func (h *Hasher) verifyBcrypt(encoded string, password []byte) bool {
+	if !bcryptWellFormed(encoded, h.limits.bcryptCost) {
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(encoded), password) == nil
+}
+
+// bcryptWellFormed checks a modular-crypt bcrypt string's shape and that
+// its cost is at most maxCost.
+func bcryptWellFormed(encoded string, maxCost int) bool {
 	// $2b$12$ + 22 characters of salt + 31 of hash.
 	if len(encoded) != 60 || encoded[0] != '$' || encoded[1] != '2' || encoded[3] != '$' || encoded[6] != '$' {
 		return false
@@ -247,7 +281,7 @@ func (h *Hasher) verifyBcrypt(encoded string, password []byte) bool {
 		return false
 	}
 	cost, ok := parseCanonicalUint(strings.TrimPrefix(encoded[4:6], "0"), 8)
-	if !ok || int(cost) < bcrypt.MinCost || int(cost) > h.limits.bcryptCost {
+	if !ok || int(cost) < bcrypt.MinCost || int(cost) > maxCost {
 		return false
 	}
 	for i := 7; i < len(encoded); i++ {
@@ -255,7 +289,7 @@ func (h *Hasher) verifyBcrypt(encoded string, password []byte) bool {
 			return false
 		}
 	}
-	return bcrypt.CompareHashAndPassword([]byte(encoded), password) == nil
+	return true
 }
 
 func bcryptAlphabet(c byte) bool {

@@ -241,7 +241,7 @@ func FuzzVerify(f *testing.F) {
 	// Cheap limits, so that the fuzzer cannot wander into hashes that
 	// take seconds or gigabytes.
 	h := NewHasher(cheapParams)
-	h.limits = verifyLimits{argon2MemoryKiB: 2048, argon2Iterations: 2, pbkdf2Iterations: 2000, bcryptCost: 5}
+	h.limits = verifyLimits{argon2MemoryKiB: 2048, argon2Iterations: 2, pbkdf2Iterations: 2000, bcryptCost: 5, scryptMemory: 1 << 21}
 	f.Fuzz(func(t *testing.T, encoded, password string) {
 		ok, rehash := h.Verify(encoded, password)
 		if rehash && !ok {

@@ -366,6 +366,11 @@ func (s *Service) verify(ctx context.Context, encoded, password string) (ok, nee
 		return false, false, nil
 	}
 	ok, needsRehash = s.hasher.Verify(encoded, password)
+	if isWeakHash(encoded) {
+		// A fast legacy hash would otherwise tell by time that the
+		// account still has one.
+		s.hasher.Verify(s.dummyHash, password)
+	}
 	return ok, needsRehash, nil
 }
 
@@ -509,6 +514,10 @@ func (s *Service) rehash(ctx context.Context, u storage.User, password string) (
 		return "", false
 	}
 	s.log.InfoContext(ctx, "password rehashed", "user_id", u.ID, "params", s.hasher.Params().String())
+	// Audited: for an imported account this is the moment its Django hash
+	// (perhaps a weak one) leaves the store.
+	s.event(ctx, s.now(), "password.rehashed", u.ID,
+		fmt.Sprintf("%s -> argon2id (%s)", hashFormatName(u.PasswordHash), s.hasher.Params()))
 	return hash, true
 }
 
