@@ -73,6 +73,7 @@ data in an embedded SQLite file.`,
 		a.usersCmd(),
 		a.keysCmd(),
 		a.tokensCmd(),
+		a.clientsCmd(),
 		a.configCmd(),
 		&cobra.Command{
 			Use:   "version",

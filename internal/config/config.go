@@ -29,6 +29,7 @@ type Config struct {
 	JWKS      JWKS      `mapstructure:"jwks"`
 	Passwords Passwords `mapstructure:"passwords"`
 	Login     Login     `mapstructure:"login"`
+	OAuth2    OAuth2    `mapstructure:"oauth2"`
 }
 
 // HTTP is the listener and the API surface.
@@ -214,6 +215,7 @@ func Default() Config {
 			MaxBlock:                15 * time.Minute,
 			AccountBlock:            time.Minute,
 		},
+		OAuth2: defaultOAuth2(),
 	}
 }
 
