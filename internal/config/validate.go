@@ -233,6 +233,7 @@ func (c Config) Validate() error {
 var reservedClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true,
 	"jti": true, "token_type": true, "email": true, "fid": true, "auth_time": true, "sid": true,
+	"client_id": true, "scope": true,
 }
 
 func claimName(s string) bool {
