@@ -85,7 +85,10 @@ type Options struct {
 	JWKSMaxAge   time.Duration
 	// TrustedProxies may set X-Forwarded-For; empty: the peer address.
 	TrustedProxies []netip.Prefix
-	Logger         *slog.Logger
+	// Metadata are fields other surfaces add to the discovery document
+	// (e.g. the OAuth 2.0 endpoints); they replace fields of the same name.
+	Metadata map[string]any
+	Logger   *slog.Logger
 }
 
 type api struct {
@@ -126,7 +129,7 @@ func New(opts Options) *echo.Echo {
 	}
 
 	p := strings.TrimSuffix(opts.APIPrefix, "/")
-	a.discovery = discoveryDocument(opts.Issuer, p, opts.AccessAlgorithms, cmp.Or(opts.UserIDClaim, "user_id"))
+	a.discovery = withMetadata(discoveryDocument(opts.Issuer, p, opts.AccessAlgorithms, cmp.Or(opts.UserIDClaim, "user_id")), opts.Metadata)
 
 	e := echo.New()
 	e.HideBanner = true

@@ -128,6 +128,25 @@ func discoveryDocument(issuer, prefix string, accessAlgs []string, userIDClaim s
 	return b
 }
 
+// withMetadata merges extra fields into a discovery document.
+func withMetadata(doc []byte, extra map[string]any) []byte {
+	if len(extra) == 0 {
+		return doc
+	}
+	fields := map[string]any{}
+	if err := json.Unmarshal(doc, &fields); err != nil {
+		panic(err) // our own document: cannot happen
+	}
+	for k, v := range extra {
+		fields[k] = v
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		panic(err) // JSON values only
+	}
+	return b
+}
+
 // GET /.well-known/openid-configuration
 func (a *api) openIDConfiguration(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age="+a.jwksMaxAge)

@@ -18,8 +18,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/httpapi"
+	"github.com/idp/idp/internal/oauth2"
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/throttle"
@@ -48,6 +50,7 @@ type Server struct {
 	Users   *users.Service
 	Tokens  *tokens.Service
 	Guard   *throttle.Guard
+	Clients *clients.Registry
 	handler http.Handler
 }
 
@@ -84,6 +87,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Families:     opts.Store,
 		Users:        opts.Store,
 		Audit:        opts.Store,
+		Revoked:      opts.Store,
 		Issuer:       cfg.IssuerURL(),
 		Audience:     cfg.Tokens.Audience,
 		AccessAlg:    cfg.Keys.AccessAlgorithm,
@@ -110,8 +114,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			proxies = append(proxies, pfx)
 		}
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard}
-	s.handler = httpapi.New(httpapi.Options{
+	registry, err := NewClients(cfg, opts.Store, now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Clients: registry}
+	oauth := s.oauth2Options()
+	e := httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
 		Sessions:         ts,
@@ -125,8 +134,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
 		JWKSMaxAge:       cfg.JWKS.MaxAge,
 		TrustedProxies:   proxies,
+		Metadata:         oauth2.MetadataFields(oauth),
 		Logger:           log,
 	})
+	oauth2.Mount(e, oauth)
+	s.handler = e
 	return s, nil
 }
 
@@ -207,7 +219,10 @@ func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err erro
 		return sessions, 0, err
 	}
 	throttles, err = s.Guard.Cleanup(ctx, s.cfg.Tokens.FlushBatch)
-	return sessions, throttles, err
+	if err != nil {
+		return sessions, throttles, err
+	}
+	return sessions, throttles, s.flushRevoked(ctx)
 }
 
 // Flush runs the janitor once over a store, without a running server

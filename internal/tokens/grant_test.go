@@ -3,9 +3,9 @@ package tokens_test
 import (
 	"context"
 	"errors"
+	"github.com/idp/idp/internal/tokens"
 	"testing"
 	"time"
-	"github.com/idp/idp/internal/tokens"
 )
 
 var rfcClient = tokens.Client{IP: "192.0.2.7", UserAgent: "oauth2-test"}
