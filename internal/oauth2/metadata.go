@@ -27,14 +27,14 @@ func (s *surface) Metadata() map[string]any {
 	}
 	slices.Sort(grants)
 	return map[string]any{
-		"token_endpoint":                        s.issuer + "/oauth2/token",
-		"token_endpoint_auth_methods_supported": authMethods,
-		"introspection_endpoint":                s.issuer + "/oauth2/introspect",
+		"token_endpoint":                                s.issuer + "/oauth2/token",
+		"token_endpoint_auth_methods_supported":         authMethods,
+		"introspection_endpoint":                        s.issuer + "/oauth2/introspect",
 		"introspection_endpoint_auth_methods_supported": introspectAuthMethods,
-		"revocation_endpoint":                        s.issuer + "/oauth2/revoke",
-		"revocation_endpoint_auth_methods_supported": authMethods,
-		"grant_types_supported":                      grants,
-		"scopes_supported":                           s.clients.KnownScopes(),
+		"revocation_endpoint":                           s.issuer + "/oauth2/revoke",
+		"revocation_endpoint_auth_methods_supported":    authMethods,
+		"grant_types_supported":                         grants,
+		"scopes_supported":                              s.clients.KnownScopes(),
 		// No authorization endpoint yet: no response types.
 		"response_types_supported": []string{},
 	}
