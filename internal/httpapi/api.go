@@ -21,9 +21,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
-	"github.com/idp/idp/internal/throttle"
 	"github.com/idp/idp/internal/tokens"
 	"github.com/idp/idp/internal/users"
 )
@@ -52,11 +52,9 @@ type Sessions interface {
 	RevokeAllSessions(ctx context.Context, userID int64, c tokens.Client) (int64, error)
 }
 
-// Guard is brute-force protection of the login endpoint.
-type Guard interface {
-	Admit(ctx context.Context, a throttle.Attempt) (time.Duration, error)
-	Failed(ctx context.Context, a throttle.Attempt) error
-	Succeeded(ctx context.Context, a throttle.Attempt, userID int64) error
+// Login is the password-login path (authn.Service).
+type Login interface {
+	Login(ctx context.Context, a authn.Attempt) (authn.Result, error)
 }
 
 // Keys publishes the JWKS.
@@ -69,8 +67,12 @@ type Options struct {
 	Users    Users
 	Tokens   Tokens
 	Sessions Sessions
-	Guard    Guard
-	Keys     Keys
+	// Login checks passwords under brute-force protection; nil: an
+	// authn.Service over Users and Guard.
+	Login Login
+	// Guard is used only to build the default Login (nil: no throttling).
+	Guard authn.Guard
+	Keys  Keys
 	// Ready reports whether idp can serve (database reachable, keys loaded).
 	Ready func(ctx context.Context) error
 	// Issuer is the iss of idp's tokens; discovery URLs start with it.
@@ -95,7 +97,7 @@ type api struct {
 	users      Users
 	tokens     Tokens
 	sessions   Sessions
-	guard      Guard
+	login      Login
 	keys       Keys
 	ready      func(ctx context.Context) error
 	maxBody    int64
@@ -113,14 +115,15 @@ func New(opts Options) *echo.Echo {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 64 << 10
 	}
-	if opts.Guard == nil {
-		opts.Guard = noGuard{}
+	if opts.Login == nil && opts.Users != nil {
+		// authn.New fails only without Users.
+		opts.Login, _ = authn.New(authn.Options{Users: opts.Users, Guard: opts.Guard})
 	}
 	a := &api{
 		users:      opts.Users,
 		tokens:     opts.Tokens,
 		sessions:   opts.Sessions,
-		guard:      opts.Guard,
+		login:      opts.Login,
 		keys:       opts.Keys,
 		ready:      opts.Ready,
 		maxBody:    opts.MaxBodyBytes,

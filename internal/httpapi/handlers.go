@@ -7,8 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/storage"
-	"github.com/idp/idp/internal/throttle"
 	"github.com/idp/idp/internal/tokens"
 	"github.com/idp/idp/internal/users"
 )
@@ -114,33 +114,19 @@ func (a *api) obtainToken(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	client := clientOf(c)
-	// Counted under the address login looks up, so that variants of it
-	// share one count.
-	attempt := throttle.Attempt{Email: users.NormalizeEmail(email), IP: client.IP, UserAgent: client.UserAgent}
-	// Blocked attempts are refused before any password work, with the
-	// same answer whether the account exists or not.
-	wait, err := a.guard.Admit(ctx, attempt)
-	if err != nil {
-		return errInternal(err)
-	}
-	if wait > 0 {
-		return errThrottled(wait)
-	}
-	u, err := a.users.Authenticate(ctx, email, password)
+	res, err := a.login.Login(ctx, authn.Attempt{Email: email, Password: password, IP: client.IP, UserAgent: client.UserAgent})
+	var te *authn.ThrottledError
 	switch {
-	case errors.Is(err, users.ErrInvalidCredentials):
-		if err := a.guard.Failed(ctx, attempt); err != nil {
-			return errInternal(err)
-		}
+	case errors.As(err, &te):
+		return errThrottled(te.RetryAfter)
+	case errors.Is(err, authn.ErrInvalidCredentials):
 		return &Error{Status: http.StatusUnauthorized, Body: detailBody{Detail: "No active account found with the given credentials"}}
-	case errors.Is(err, users.ErrBusy):
+	case errors.Is(err, authn.ErrBusy):
 		return errBusy(err)
 	case err != nil:
 		return errInternal(err)
 	}
-	if err := a.guard.Succeeded(ctx, attempt, u.ID); err != nil {
-		return errInternal(err)
-	}
+	u := res.User
 	pair, err := a.tokens.Login(ctx, u, client)
 	if err != nil {
 		return errInternal(err)

@@ -1,14 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/idp/idp/internal/throttle"
 	"github.com/idp/idp/internal/tokens"
 )
 
@@ -103,10 +100,3 @@ func (a *api) session(c echo.Context) error {
 	}
 	return c.NoContent(http.StatusNoContent)
 }
-
-// noGuard lets every login attempt through (tests without throttling).
-type noGuard struct{}
-
-func (noGuard) Admit(context.Context, throttle.Attempt) (time.Duration, error) { return 0, nil }
-func (noGuard) Failed(context.Context, throttle.Attempt) error                 { return nil }
-func (noGuard) Succeeded(context.Context, throttle.Attempt, int64) error       { return nil }

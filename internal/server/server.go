@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/httpapi"
@@ -43,13 +44,15 @@ type Options struct {
 
 // Server is a wired idp.
 type Server struct {
-	cfg     config.Config
-	store   storage.Store
-	log     *slog.Logger
-	Signer  *signer.Signer
-	Users   *users.Service
-	Tokens  *tokens.Service
-	Guard   *throttle.Guard
+	cfg    config.Config
+	store  storage.Store
+	log    *slog.Logger
+	Signer *signer.Signer
+	Users  *users.Service
+	Tokens *tokens.Service
+	Guard  *throttle.Guard
+	// Login is the one password-login path, for every surface.
+	Login   *authn.Service
 	Clients *clients.Registry
 	handler http.Handler
 }
@@ -114,17 +117,21 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			proxies = append(proxies, pfx)
 		}
 	}
+	login, err := authn.New(authn.Options{Users: us, Guard: guard})
+	if err != nil {
+		return nil, err
+	}
 	registry, err := NewClients(cfg, opts.Store, now)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Clients: registry}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, Clients: registry}
 	oauth := s.oauth2Options()
 	e := httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
 		Sessions:         ts,
-		Guard:            guard,
+		Login:            login,
 		Keys:             sig,
 		Ready:            s.ready,
 		Issuer:           cfg.IssuerURL(),

@@ -1,0 +1,128 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/throttle"
+	"github.com/idp/idp/internal/users"
+)
+
+var (
+	// ErrInvalidCredentials: unknown email, wrong password or inactive
+	// account — one answer for all three.
+	ErrInvalidCredentials = users.ErrInvalidCredentials
+	// ErrBusy: every password-hashing slot stayed taken; retry shortly.
+	ErrBusy = users.ErrBusy
+	// ErrThrottled is matched by every *ThrottledError.
+	ErrThrottled = errors.New("authn: login attempts throttled")
+)
+
+// ThrottledError refuses an attempt before any password work.
+type ThrottledError struct {
+	// RetryAfter is how long the client must wait (> 0).
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("authn: login attempts throttled, retry in %s", e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrThrottled) true.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// Attempt is one password login as the surface received it.
+type Attempt struct {
+	// Email and Password as the client sent them.
+	Email    string
+	Password string
+	// IP is the client address (after trusted-proxy resolution); UserAgent
+	// its User-Agent header (truncated by the caller if it likes).
+	IP        string
+	UserAgent string
+	// Device is the device cookie the client presented ("" if none).
+	Device string
+}
+
+// Result is a successful login.
+type Result struct {
+	User storage.User
+}
+
+// Users is what login needs of accounts.
+type Users interface {
+	Authenticate(ctx context.Context, email, password string) (storage.User, error)
+}
+
+// Guard is the brute-force protection (throttle.Guard).
+type Guard interface {
+	Admit(ctx context.Context, a throttle.Attempt) (time.Duration, error)
+	Failed(ctx context.Context, a throttle.Attempt) error
+	Succeeded(ctx context.Context, a throttle.Attempt, userID int64) error
+}
+
+// Options configure a Service.
+type Options struct {
+	Users Users
+	// Guard may be nil: no throttling (tests only).
+	Guard Guard
+}
+
+// Service logs users in with email and password.
+type Service struct {
+	users Users
+	guard Guard
+}
+
+// New builds a Service.
+func New(opts Options) (*Service, error) {
+	if opts.Users == nil {
+		return nil, errors.New("authn: Users is required")
+	}
+	g := opts.Guard
+	if g == nil {
+		g = noGuard{}
+	}
+	return &Service{users: opts.Users, guard: g}, nil
+}
+
+// Login checks an email and password under brute-force protection. See
+// the package documentation for its errors.
+func (s *Service) Login(ctx context.Context, in Attempt) (Result, error) {
+	// Counted under the address login looks up, so that variants of it
+	// share one count.
+	ta := throttle.Attempt{Email: users.NormalizeEmail(in.Email), IP: in.IP, UserAgent: in.UserAgent}
+	// Blocked attempts are refused before any password work, with the
+	// same answer whether the account exists or not.
+	wait, err := s.guard.Admit(ctx, ta)
+	if err != nil {
+		return Result{}, err
+	}
+	if wait > 0 {
+		return Result{}, &ThrottledError{RetryAfter: wait}
+	}
+	u, err := s.users.Authenticate(ctx, in.Email, in.Password)
+	switch {
+	case errors.Is(err, users.ErrInvalidCredentials):
+		if err := s.guard.Failed(ctx, ta); err != nil {
+			return Result{}, err
+		}
+		return Result{}, ErrInvalidCredentials
+	case err != nil:
+		return Result{}, err
+	}
+	if err := s.guard.Succeeded(ctx, ta, u.ID); err != nil {
+		return Result{}, err
+	}
+	return Result{User: u}, nil
+}
+
+// noGuard lets every attempt through.
+type noGuard struct{}
+
+func (noGuard) Admit(context.Context, throttle.Attempt) (time.Duration, error) { return 0, nil }
+func (noGuard) Failed(context.Context, throttle.Attempt) error                 { return nil }
+func (noGuard) Succeeded(context.Context, throttle.Attempt, int64) error       { return nil }
