@@ -32,6 +32,7 @@ func (s *Server) oauth2Options() oauth2.Options {
 		Clients:      s.Clients,
 		Tokens:       s.Tokens,
 		Guard:        s.Guard,
+		Passwords:    s.Login,
 		Issuer:       s.cfg.IssuerURL(),
 		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes,
 		Logger:       s.log,

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -164,4 +165,76 @@ func stringsOf(v any) string {
 		out = append(out, s)
 	}
 	return strings.Join(out, " ")
+}
+
+// app is a first-party confidential client with the password and
+// refresh_token grants.
+func (e *env) app(id string) (storage.Client, string) {
+	return e.mustClient(clients.Spec{ID: id, Type: storage.ClientConfidential, FirstParty: true,
+		GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"openid", "email", "profile", "offline_access"}})
+}
+
+func TestOAuth2PasswordAndRefreshEndToEnd(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			e := newEnv(t, st.open(t), oauthConfig)
+			e.register("Alice", "alice@example.com", "correct-horse-battery")
+			app, secret := e.app("web-app")
+			other, otherSecret := e.app("other-app")
+			conf := oauth2.Config{ClientID: app.ID, ClientSecret: secret,
+				Endpoint: oauth2.Endpoint{TokenURL: e.url + "/oauth2/token"}, Scopes: []string{"email", "profile"}}
+			tok, err := conf.PasswordCredentialsToken(e.oauthCtx(), "Alice@Example.com", "correct-horse-battery")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := claims(t, tok.AccessToken)
+			if tok.RefreshToken == "" || c["client_id"] != app.ID || c["scope"] != "email profile" ||
+				c["email"] != "alice@example.com" || c["sub"] == nil || c["user_id"] == nil {
+				t.Fatalf("password token %+v claims %v", tok, c)
+			}
+			// Accepted by the tutorial API's bearer check.
+			if r := e.do(http.MethodGet, "/api/logged-user/", "", "Authorization: Bearer "+tok.AccessToken); r.status != 200 {
+				t.Fatalf("logged-user with an OAuth 2.0 token = %d %s", r.status, r.body)
+			}
+
+			// Refresh through TokenSource (the token is made to look expired).
+			old := *tok
+			tok.Expiry = e.clock.Now().Add(-time.Hour)
+			fresh, err := conf.TokenSource(e.oauthCtx(), tok).Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fresh.RefreshToken == old.RefreshToken || fresh.AccessToken == old.AccessToken {
+				t.Fatal("refresh did not rotate")
+			}
+			if claims(t, fresh.AccessToken)["scope"] != "email profile" {
+				t.Fatalf("refreshed scope = %v", claims(t, fresh.AccessToken)["scope"])
+			}
+			// Another client cannot use it; the family is untouched.
+			r := e.form("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fresh.RefreshToken}}, other.ID, otherSecret)
+			if r.status != 400 || r.json(t)["error"] != "invalid_grant" {
+				t.Fatalf("refresh by another client = %d %s", r.status, r.body)
+			}
+			// Narrowing works, widening does not.
+			r = e.form("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fresh.RefreshToken}, "scope": {"openid"}}, app.ID, secret)
+			if r.status != 400 || r.json(t)["error"] != "invalid_scope" {
+				t.Fatalf("widening refresh = %d %s", r.status, r.body)
+			}
+			r = e.form("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fresh.RefreshToken}, "scope": {"email"}}, app.ID, secret)
+			if r.status != 200 || r.json(t)["scope"] != "email" {
+				t.Fatalf("narrowing refresh = %d %s", r.status, r.body)
+			}
+			narrowed := r.json(t)["refresh_token"].(string)
+			// Reuse of a rotated-out token past the grace window revokes the family.
+			e.clock.Advance(time.Minute)
+			r = e.form("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old.RefreshToken}}, app.ID, secret)
+			if r.status != 400 || r.json(t)["error"] != "invalid_grant" {
+				t.Fatalf("reuse = %d %s", r.status, r.body)
+			}
+			in := e.form("/oauth2/introspect", url.Values{"token": {narrowed}}, app.ID, secret)
+			if in.json(t)["active"] != false {
+				t.Fatalf("refresh token of a revoked family: %s", in.body)
+			}
+		})
+	}
 }
