@@ -238,3 +238,7 @@ func TestOAuth2PasswordAndRefreshEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+func clientsSpecPublic(id string) clients.Spec {
+	return clients.Spec{ID: id, Type: storage.ClientPublic, GrantTypes: []string{"refresh_token"}, Scopes: []string{"email"}}
+}
