@@ -43,7 +43,11 @@ type Options struct {
 	// SecretOverlap is how long a rotated-out secret keeps working when
 	// RotateSecret is not told otherwise; zero: not at all.
 	SecretOverlap time.Duration
-	Now           func() time.Time
+	// CacheTTL is how long Authenticate may use a client record it read
+	// (0: never cached). Changes made through this Registry take effect at
+	// once; changes by another instance or the CLI within CacheTTL.
+	CacheTTL time.Duration
+	Now      func() time.Time
 }
 
 // Registry manages and authenticates clients.
@@ -53,6 +57,7 @@ type Registry struct {
 	custom  []string
 	overlap time.Duration
 	now     func() time.Time
+	cache   *clientCache
 }
 
 // New returns a Registry.
@@ -68,10 +73,14 @@ func New(opts Options) (*Registry, error) {
 	if opts.SecretOverlap < 0 {
 		return nil, fmt.Errorf("clients: SecretOverlap %s: must not be negative", opts.SecretOverlap)
 	}
+	if opts.CacheTTL < 0 {
+		return nil, fmt.Errorf("clients: CacheTTL %s: must not be negative", opts.CacheTTL)
+	}
 	r := &Registry{store: opts.Store, audit: opts.Audit, custom: slices.Clone(opts.Scopes), overlap: opts.SecretOverlap, now: opts.Now}
 	if r.now == nil {
 		r.now = time.Now
 	}
+	r.cache = newClientCache(opts.CacheTTL, r.now)
 	return r, nil
 }
 
@@ -167,6 +176,7 @@ func (r *Registry) Update(ctx context.Context, id string, change func(*Spec)) (s
 		}
 		return storage.Client{}, fmt.Errorf("update client: %w", err)
 	}
+	r.cache.forget(id)
 	r.record(ctx, "client.updated", id, "")
 	return c, nil
 }
@@ -186,6 +196,7 @@ func (r *Registry) SetEnabled(ctx context.Context, id string, enabled bool) (sto
 		}
 		return storage.Client{}, fmt.Errorf("update client: %w", err)
 	}
+	r.cache.forget(id)
 	typ := "client.enabled"
 	if !enabled {
 		typ = "client.disabled"
@@ -221,6 +232,7 @@ func (r *Registry) RotateSecret(ctx context.Context, id string, overlap time.Dur
 		}
 		return "", fmt.Errorf("rotate client secret: %w", err)
 	}
+	r.cache.forget(id)
 	r.record(ctx, "client.secret_rotated", id, fmt.Sprintf("previous secret valid for %s", overlap))
 	return secret, nil
 }
@@ -234,6 +246,7 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("delete client: %w", err)
 	}
+	r.cache.forget(id)
 	r.record(ctx, "client.deleted", id, "")
 	return nil
 }
@@ -248,7 +261,7 @@ var dummyHash = hashSecret("idp: no such client")
 // ErrInvalidClient, wrapped with a private reason for logs.
 func (r *Registry) Authenticate(ctx context.Context, id, secret string, hasSecret bool) (storage.Client, error) {
 	presented := hashSecret(secret)
-	c, err := r.store.GetClient(ctx, id)
+	c, err := r.cache.get(ctx, r.store, id)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return storage.Client{}, fmt.Errorf("authenticate client: %w", err)
 	}

@@ -208,3 +208,51 @@ func TestScopesAndAudience(t *testing.T) {
 		t.Fatalf("foreign resource = %v", err)
 	}
 }
+
+func TestAuthenticateCache(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	store := storagetest.SQLite(t)
+	server, err := clients.New(clients.Options{Store: store, CacheTTL: time.Second, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, _ := clients.New(clients.Options{Store: store, Now: clk.now}) // another process: the CLI
+	c, secret, err := server.Create(t.Context(), confidentialNoScopes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Authenticate(t.Context(), c.ID, secret, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.SetEnabled(t.Context(), c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Authenticate(t.Context(), c.ID, secret, true); err != nil {
+		t.Fatalf("within the cache TTL the record read before is used: %v", err)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if _, err := server.Authenticate(t.Context(), c.ID, secret, true); !errors.Is(err, clients.ErrInvalidClient) {
+		t.Fatalf("after the TTL the disable is seen: %v", err)
+	}
+	// Changes through the same registry take effect at once.
+	if _, err := server.SetEnabled(t.Context(), c.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Authenticate(t.Context(), c.ID, secret, true); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := server.RotateSecret(t.Context(), c.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Authenticate(t.Context(), c.ID, secret, true); err == nil {
+		t.Fatal("rotated-out secret accepted from the cache")
+	}
+	if _, err := server.Authenticate(t.Context(), c.ID, fresh, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func confidentialNoScopes() clients.Spec {
+	return clients.Spec{Type: storage.ClientConfidential, GrantTypes: []string{"client_credentials"}}
+}

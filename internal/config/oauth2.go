@@ -15,11 +15,14 @@ type OAuth2 struct {
 	// SecretOverlap is how long a client's previous secret keeps working
 	// after `idp clients rotate-secret` (unless --overlap says otherwise).
 	SecretOverlap time.Duration `mapstructure:"secret_overlap"`
+	// ClientCacheTTL is how long an instance may reuse a client record it
+	// read to authenticate the client; 0 reads it on every request.
+	ClientCacheTTL time.Duration `mapstructure:"client_cache_ttl"`
 }
 
 // defaultOAuth2 is the oauth2 block of Default.
 func defaultOAuth2() OAuth2 {
-	return OAuth2{Scopes: []string{}, SecretOverlap: 24 * time.Hour}
+	return OAuth2{Scopes: []string{}, SecretOverlap: 24 * time.Hour, ClientCacheTTL: time.Second}
 }
 
 var builtinScopes = []string{"openid", "profile", "email", "offline_access"}
@@ -39,6 +42,9 @@ func (o OAuth2) validate(bad func(key string, value any, format string, args ...
 	}
 	if o.SecretOverlap < 0 || o.SecretOverlap > 30*24*time.Hour {
 		bad("oauth2.secret_overlap", o.SecretOverlap, "must be between 0s and 720h")
+	}
+	if o.ClientCacheTTL < 0 || o.ClientCacheTTL > time.Minute {
+		bad("oauth2.client_cache_ttl", o.ClientCacheTTL, "must be between 0s and 1m")
 	}
 }
 

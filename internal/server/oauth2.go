@@ -18,6 +18,7 @@ func NewClients(cfg config.Config, store storage.Store, now func() time.Time) (*
 		Audit:         store,
 		Scopes:        cfg.OAuth2.Scopes,
 		SecretOverlap: cfg.OAuth2.SecretOverlap,
+		CacheTTL:      cfg.OAuth2.ClientCacheTTL,
 		Now:           now,
 	})
 	if err != nil {

@@ -212,6 +212,12 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 	if err != nil || cl.kind != kindRefresh {
 		return err
 	}
+	return s.checkFamily(ctx, cl)
+}
+
+// checkFamily: a verified refresh token's family is live and its jti the
+// current one or the predecessor within the grace window.
+func (s *Service) checkFamily(ctx context.Context, cl *claims) error {
 	f, err := s.families.GetFamily(ctx, cl.familyID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return invalid("unknown family")

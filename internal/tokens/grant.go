@@ -228,7 +228,7 @@ type Introspection struct {
 // refresh. Anything else — garbage, tampered, another issuer's, expired —
 // is inactive; only a storage failure is an error.
 func (s *Service) Introspect(ctx context.Context, token string) (Introspection, error) {
-	cl, err := s.parse(token, kindAny)
+	cl, err := s.parseCached(token, kindAny)
 	if err != nil {
 		return Introspection{}, nil
 	}
@@ -250,7 +250,7 @@ func (s *Service) Introspect(ctx context.Context, token string) (Introspection, 
 			return Introspection{}, nil
 		}
 	case kindRefresh:
-		if err := s.Verify(ctx, token); err != nil {
+		if err := s.checkFamily(ctx, cl); err != nil {
 			if errors.Is(err, ErrTokenInvalid) || errors.Is(err, ErrBlacklisted) {
 				return Introspection{}, nil
 			}

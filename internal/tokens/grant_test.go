@@ -189,3 +189,35 @@ func TestIntrospectInactive(t *testing.T) {
 		t.Fatal("expired token active")
 	}
 }
+
+// A token introspected once is remembered verified; a hit still honours
+// expiry, key revocation and the deny-list.
+func TestIntrospectCacheRechecks(t *testing.T) {
+	ctx := context.Background()
+	for _, what := range []string{"expiry", "key-revoked", "token-revoked"} {
+		t.Run(what, func(t *testing.T) {
+			e := withDenyList(t)
+			g, err := e.svc.IssueClient(ctx, tokens.Grant{ClientID: "svc"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in, _ := e.svc.Introspect(ctx, g.Access); !in.Active {
+				t.Fatal("fresh token inactive")
+			}
+			switch what {
+			case "expiry":
+				e.clock.Advance(time.Hour)
+			case "key-revoked":
+				h, _ := decode(t, g.Access)
+				e.keys.revoke(h["kid"].(string))
+			case "token-revoked":
+				if err := e.svc.RevokeGrant(ctx, g.Access, "svc", rfcClient); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if in, err := e.svc.Introspect(ctx, g.Access); err != nil || in.Active {
+				t.Fatalf("after %s: %+v %v", what, in, err)
+			}
+		})
+	}
+}

@@ -92,6 +92,7 @@ type Service struct {
 	users       storage.Users
 	audit       storage.Audit
 	revoked     storage.RevokedTokens
+	verified    *verifiedCache
 	issuer      string
 	audience    []string
 	accessAlg   string
@@ -122,6 +123,7 @@ func New(opts Options) (*Service, error) {
 		users:       opts.Users,
 		audit:       opts.Audit,
 		revoked:     opts.Revoked,
+		verified:    newVerifiedCache(verifiedCacheSize),
 		issuer:      opts.Issuer,
 		audience:    append([]string(nil), opts.Audience...),
 		accessAlg:   orDefault(opts.AccessAlg, signer.RS256),
