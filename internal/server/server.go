@@ -244,7 +244,15 @@ func Flush(ctx context.Context, cfg config.Config, store storage.Store, log *slo
 		return sessions, 0, err
 	}
 	throttles, err = guard.Cleanup(ctx, cfg.Tokens.FlushBatch)
-	return sessions, throttles, err
+	if err != nil {
+		return sessions, throttles, err
+	}
+	if n, err := tokens.FlushRevokedTokens(ctx, store, time.Now(), cfg.Tokens.FlushBatch); err != nil {
+		return sessions, throttles, err
+	} else if n > 0 {
+		log.Info("flush", "revoked_tokens_deleted", n)
+	}
+	return sessions, throttles, nil
 }
 
 // Handler is the HTTP API.

@@ -328,9 +328,15 @@ func (s *Service) FlushRevoked(ctx context.Context, batch int) (int64, error) {
 	if s.revoked == nil {
 		return 0, nil
 	}
+	return FlushRevokedTokens(ctx, s.revoked, s.now(), batch)
+}
+
+// FlushRevokedTokens is FlushRevoked over a store, without a Service
+// (`idp tokens flush`).
+func FlushRevokedTokens(ctx context.Context, store storage.RevokedTokens, now time.Time, batch int) (int64, error) {
 	var total int64
 	for {
-		n, err := s.revoked.DeleteExpiredRevokedTokens(ctx, s.now(), batch)
+		n, err := store.DeleteExpiredRevokedTokens(ctx, now, batch)
 		total += n
 		if err != nil || n < int64(batch) {
 			return total, err
