@@ -30,7 +30,7 @@ func (s *surface) refreshToken(c echo.Context, client storage.Client, f form) *E
 		return issued(c, out)
 	case errors.Is(err, tokens.ErrScopeWidened):
 		return &Error{Status: 400, Code: errInvalidScope, Description: "the requested scope exceeds the original grant", Cause: err}
-	case !isStorageFailure(err, tokens.ErrTokenInvalid, tokens.ErrWrongType, tokens.ErrBlacklisted,
+	case isAny(err, tokens.ErrTokenInvalid, tokens.ErrWrongType, tokens.ErrBlacklisted,
 		tokens.ErrNoActiveAccount, tokens.ErrOtherClient):
 		return &Error{Status: 400, Code: errInvalidGrant, Description: "the refresh token is invalid, expired, revoked or of another client", Cause: err}
 	}

@@ -18,8 +18,7 @@ var (
 )
 
 // Metadata is what idp's OAuth 2.0 surface adds to a metadata document
-// (RFC 8414 §2): only what works. Server merges it into the OpenID
-// discovery document too.
+// (RFC 8414 §2): only what works.
 func (s *surface) Metadata() map[string]any {
 	grants := make([]string, 0, len(s.grants))
 	for g := range s.grants {
@@ -38,17 +37,6 @@ func (s *surface) Metadata() map[string]any {
 		// No authorization endpoint yet: no response types.
 		"response_types_supported": []string{},
 	}
-}
-
-// MetadataFields is Metadata for server's discovery document, without a
-// running surface: the same fields for the same options.
-func MetadataFields(opts Options) map[string]any {
-	s := &surface{clients: opts.Clients, issuer: strings.TrimSuffix(opts.Issuer, "/"),
-		grants: map[string]grantHandler{"client_credentials": nil, "refresh_token": nil}}
-	if opts.Passwords != nil {
-		s.grants["password"] = nil
-	}
-	return s.Metadata()
 }
 
 func (s *surface) metadataDocument(issuer string) []byte {

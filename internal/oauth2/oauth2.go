@@ -69,6 +69,19 @@ type surface struct {
 
 // Mount adds the OAuth 2.0 endpoints to e.
 func Mount(e *echo.Echo, opts Options) {
+	s := newSurface(opts)
+	s.metadata = s.metadataDocument(opts.Issuer)
+	e.Any("/oauth2/token", s.handle(s.token))
+	e.Any("/oauth2/introspect", s.handle(s.introspect))
+	e.Any("/oauth2/revoke", s.handle(s.revoke))
+	e.GET(metadataPath(opts.Issuer), s.serveMetadata)
+}
+
+// MetadataFields are the fields the surface adds to a metadata document
+// (see Metadata), for server to merge into the OpenID discovery document.
+func MetadataFields(opts Options) map[string]any { return newSurface(opts).Metadata() }
+
+func newSurface(opts Options) *surface {
 	s := &surface{
 		clients: opts.Clients, tokens: opts.Tokens, passwords: opts.Passwords, guard: opts.Guard,
 		issuer: strings.TrimSuffix(opts.Issuer, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger,
@@ -86,12 +99,7 @@ func Mount(e *echo.Echo, opts Options) {
 	if s.passwords != nil {
 		s.grants["password"] = s.password
 	}
-	s.metadata = s.metadataDocument(opts.Issuer)
-
-	e.Any("/oauth2/token", s.handle(s.token))
-	e.Any("/oauth2/introspect", s.handle(s.introspect))
-	e.Any("/oauth2/revoke", s.handle(s.revoke))
-	e.GET(metadataPath(opts.Issuer), s.serveMetadata)
+	return s
 }
 
 // handle renders the *Error an endpoint returns and logs its cause; the
@@ -128,12 +136,12 @@ func clientOf(c echo.Context) tokens.Client {
 	return tokens.Client{IP: c.RealIP(), UserAgent: ua}
 }
 
-// isStorageFailure tells an internal failure from a refusal.
-func isStorageFailure(err error, refusals ...error) bool {
-	for _, r := range refusals {
-		if errors.Is(err, r) {
-			return false
+// isAny reports whether err is one of targets.
+func isAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
 		}
 	}
-	return true
+	return false
 }

@@ -249,6 +249,15 @@ func (s *Service) Introspect(ctx context.Context, token string) (Introspection, 
 		if revoked {
 			return Introspection{}, nil
 		}
+		// A user's access token is inactive once its session is over
+		// (logout, revocation, reuse detected, password change,
+		// deactivation): RFC 7009 §2.1's "tokens based on the same grant".
+		if cl.sessionID != "" {
+			live, err := s.sessionLive(ctx, cl)
+			if err != nil || !live {
+				return Introspection{}, err
+			}
+		}
 	case kindRefresh:
 		if err := s.checkFamily(ctx, cl); err != nil {
 			if errors.Is(err, ErrTokenInvalid) || errors.Is(err, ErrBlacklisted) {
@@ -269,6 +278,19 @@ func (s *Service) Introspect(ctx context.Context, token string) (Introspection, 
 		in.Email = u.Email
 	}
 	return in, nil
+}
+
+// sessionLive reports whether the family an access token was issued in
+// is still live (not revoked, within its absolute lifetime).
+func (s *Service) sessionLive(ctx context.Context, cl *claims) (bool, error) {
+	f, err := s.families.GetFamily(ctx, cl.sessionID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("introspect: load session: %w", err)
+	}
+	return f.UserID == cl.userID && f.RevokedAt.IsZero() && s.now().Before(f.ExpiresAt), nil
 }
 
 // isRevoked checks the deny-list for an OAuth 2.0 access token (only those

@@ -158,6 +158,21 @@ func TestRevokeGrant(t *testing.T) {
 	if in, _ := e.svc.Introspect(ctx, g.Refresh); in.Active {
 		t.Fatal("revoked refresh token is active")
 	}
+	// A second access token of that session (not deny-listed) is inactive
+	// at introspection too: its session is over.
+	again, err := e.svc.LoginGrant(ctx, e.user, tokens.Grant{ClientID: "app"}, true, rfcClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := e.svc.Introspect(ctx, again.Access); !in.Active {
+		t.Fatal("access token of a live session inactive")
+	}
+	if err := e.svc.RevokeGrant(ctx, again.Refresh, "app", rfcClient); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := e.svc.Introspect(ctx, again.Access); in.Active {
+		t.Fatal("access token of a revoked session is active")
+	}
 	if f := e.family(g.Refresh); f.RevokedAt.IsZero() {
 		t.Fatal("family not revoked")
 	}
