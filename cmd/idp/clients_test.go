@@ -7,7 +7,15 @@ import (
 )
 
 func TestClientsCommands(t *testing.T) {
-	sandbox(t)
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			cliStore(t, backend)
+			testClientsCommands(t)
+		})
+	}
+}
+
+func testClientsCommands(t *testing.T) {
 	res := idp(t, nil, "clients", "create", "--name", "billing", "--grant", "client_credentials",
 		"--scope", "email", "--audience", "https://billing.example", "--id", "billing", "--json").mustSucceed(t)
 	var created map[string]any
