@@ -114,7 +114,7 @@ func TestUserAdminEndsSessions(t *testing.T) {
 		},
 		{
 			name:   "delete",
-			args:   func(a storage.User) []string { return []string{"users", "delete", fmt.Sprint(a.ID)} },
+			args:   func(a storage.User) []string { return []string{"users", "delete", "--yes", fmt.Sprint(a.ID)} },
 			out:    `^user \d+ <alice@example\.com>: deleted\n$`,
 			reason: "",
 			events: []string{"user.deleted"},
@@ -209,6 +209,7 @@ func TestUserAdminRefuses(t *testing.T) {
 		{"blank-password", []string{"users", "set-password", "--password-stdin", "alice@example.com"}, "", []string{"refused:", "  password: This field may not be blank."}},
 		{"set-password-needs-a-terminal", []string{"users", "set-password", "alice@example.com"}, "x\n", []string{"not a terminal", "--password-stdin"}},
 		{"no-argument", []string{"users", "deactivate"}, "", []string{"accepts 1 arg"}},
+		{"delete-unconfirmed", []string{"users", "delete", "alice@example.com"}, "yes\n", []string{"not confirmed", "pass --yes"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,15 +3,19 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/idp/idp/internal/config"
+	"github.com/idp/idp/internal/storage/sqlite"
 	"github.com/idp/idp/internal/storage/storagetest"
 )
 
@@ -49,6 +53,15 @@ func sandbox(t *testing.T) string {
 			os.Unsetenv(k)
 		}
 	}
+	return dir
+}
+
+// migratedSandbox is sandbox with an empty, migrated store at the default
+// path (only serve and migrate create one).
+func migratedSandbox(t *testing.T) string {
+	t.Helper()
+	dir := sandbox(t)
+	idp(t, nil, "migrate").mustSucceed(t)
 	return dir
 }
 
@@ -92,8 +105,19 @@ func (r result) mustSucceed(t *testing.T) result {
 func TestVersion(t *testing.T) {
 	sandbox(t)
 	r := idp(t, nil, "version").mustSucceed(t)
-	if r.stdout != "idp "+version+"\n" {
-		t.Errorf("version printed %q, want %q", r.stdout, "idp "+version+"\n")
+	b := buildInfo()
+	want := "idp " + version + "\ncommit:   " + b.Commit + "\nbuilt:    " + b.BuildDate + "\ngo:       " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	if r.stdout != want {
+		t.Errorf("version printed %q, want %q", r.stdout, want)
+	}
+	r = idp(t, nil, "--version").mustSucceed(t)
+	if r.stdout != b.Line()+"\n" || !strings.HasPrefix(r.stdout, "idp "+version+" (commit ") {
+		t.Errorf("--version printed %q", r.stdout)
+	}
+	r = idp(t, nil, "version", "--json").mustSucceed(t)
+	var got build
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got != b || !strings.HasSuffix(r.stdout, "}\n") {
+		t.Errorf("version --json printed %q (%v)", r.stdout, err)
 	}
 }
 
@@ -122,18 +146,24 @@ func TestConfigCheck(t *testing.T) {
 	}{
 		{
 			name:    "defaults",
-			wantOut: []string{"configuration OK (env development, listen 127.0.0.1:8080, store sqlite data/idp.db, issuer http://127.0.0.1:8080)\n"},
+			wantOut: []string{"configuration OK (env development, listen 127.0.0.1:8080, store sqlite data/idp.db, issuer http://127.0.0.1:8080)\nfile: none (defaults, IDP_* environment and flags only)\n"},
 		},
 		{
-			name:    "postgres-url-is-not-printed",
+			name:    "unspecified-host-gets-a-loopback-issuer",
+			args:    []string{"--http-addr", ":9090"},
+			wantOut: []string{"listen :9090, store sqlite data/idp.db, issuer http://127.0.0.1:9090)"},
+		},
+		{
+			// The host and database are named (which store), the password never.
+			name:    "postgres-password-is-not-printed",
 			env:     map[string]string{"IDP_DATABASE_URL": "postgres://admin:" + dbPassword + "@db.internal:5432/idp"},
-			wantOut: []string{"store postgres,"},
-			secrets: []string{dbPassword, "db.internal"},
+			wantOut: []string{"store postgres db.internal:5432/idp,"},
+			secrets: []string{dbPassword, "admin"},
 		},
 		{
 			name:    "default-file-in-working-directory",
 			file:    "http:\n  addr: 127.0.0.1:9999\n",
-			wantOut: []string{"listen 127.0.0.1:9999"},
+			wantOut: []string{"listen 127.0.0.1:9999", "\nfile: configs/idp.yaml\n"},
 		},
 		{
 			name:    "env-beats-file-and-flag-beats-env",
@@ -322,7 +352,7 @@ func TestMigrate(t *testing.T) {
 		t.Setenv("IDP_DATABASE_SQLITE_PATH", path)
 		for i := range 2 {
 			r := idp(t, nil, "migrate").mustSucceed(t)
-			if r.stdout != "migrations applied (sqlite)\n" {
+			if r.stdout != "migrations applied (sqlite "+path+"): schema version "+strconv.FormatInt(sqlite.LatestVersion(), 10)+"\n" {
 				t.Errorf("run %d: stdout %q", i, r.stdout)
 			}
 		}
@@ -354,8 +384,12 @@ func TestMigrate(t *testing.T) {
 		sandbox(t)
 		t.Setenv("IDP_DATABASE_URL", storagetest.PostgresURL(t))
 		for i := range 2 {
-			r := idp(t, nil, "migrate").mustSucceed(t)
-			if r.stdout != "migrations applied (postgres)\n" {
+			r := idp(t, nil, "migrate", "--json").mustSucceed(t)
+			var got struct {
+				Backend string `json:"backend"`
+				Version int64  `json:"schema_version"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Backend != "postgres" || got.Version < 4 {
 				t.Errorf("run %d: stdout %q", i, r.stdout)
 			}
 		}

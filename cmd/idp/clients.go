@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -164,9 +163,7 @@ func (a *app) printClient(c storage.Client, secret string, asJSON bool) error {
 			clientView
 			ClientSecret string `json:"client_secret,omitempty"`
 		}{viewOf(c), secret}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return a.printJSON(out)
 	}
 	v := viewOf(c)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
@@ -244,9 +241,7 @@ func (a *app) listClientsCmd() *cobra.Command {
 				for _, c := range all {
 					views = append(views, viewOf(c))
 				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(views)
+				return a.printJSON(views)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tENABLED\tGRANTS\tSCOPES")

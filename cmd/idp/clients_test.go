@@ -16,6 +16,9 @@ func TestClientsCommands(t *testing.T) {
 }
 
 func testClientsCommands(t *testing.T) {
+	if r := idp(t, nil, "clients", "list"); r.err != nil || !strings.Contains(r.stderr, "store: ") {
+		t.Fatalf("clients list names its store on stderr: %s", r.all())
+	}
 	res := idp(t, nil, "clients", "create", "--name", "billing", "--grant", "client_credentials",
 		"--scope", "email", "--audience", "https://billing.example", "--id", "billing", "--json").mustSucceed(t)
 	var created map[string]any
@@ -58,7 +61,7 @@ func testClientsCommands(t *testing.T) {
 }
 
 func TestClientsCreateRefuses(t *testing.T) {
-	sandbox(t)
+	cliStore(t, "sqlite")
 	cases := []struct {
 		name string
 		args []string
@@ -81,5 +84,13 @@ func TestClientsCreateRefuses(t *testing.T) {
 	out := idp(t, nil, "clients", "list", "--json").mustSucceed(t).stdout
 	if strings.TrimSpace(out) != "[]" {
 		t.Fatalf("refused creates left clients: %s", out)
+	}
+}
+
+func TestClientsNeedAnExistingStore(t *testing.T) {
+	sandbox(t)
+	r := idp(t, nil, "clients", "create", "--name", "x")
+	if r.err == nil || !strings.Contains(r.err.Error(), "no idp store") {
+		t.Fatalf("clients create without a store: %s", r.all())
 	}
 }

@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -69,6 +70,15 @@ func (a *app) lifecycle(ctx context.Context, withKEK bool) (*signer.Lifecycle, s
 		Logger:   log,
 	}
 	if withKEK {
+		// Only serve generates the development KEK: a command that made a
+		// new one here would seal keys the server cannot open.
+		if dev := server.DevelopmentKEK(cfg); dev != "" {
+			if _, err := os.Stat(dev); errors.Is(err, os.ErrNotExist) {
+				store.Close()
+				return nil, nil, fmt.Errorf("no development key-encryption key at %s (keys.kek_file; idp serve generates it): "+
+					"run idp from the directory idp serve runs in, or set IDP_KEYS_ENCRYPTION_KEY", dev)
+			}
+		}
 		keks, err := server.ResolveKEKs(cfg, log)
 		if err != nil {
 			store.Close()
@@ -81,7 +91,7 @@ func (a *app) lifecycle(ctx context.Context, withKEK bool) (*signer.Lifecycle, s
 
 // changeKeys runs a key-changing operation with the key-encryption keys
 // loaded and reports what it changed (also what it changed before failing).
-func (a *app) changeKeys(ctx context.Context, op func(*signer.Lifecycle) ([]signer.Event, error)) error {
+func (a *app) changeKeys(ctx context.Context, asJSON bool, op func(*signer.Lifecycle) ([]signer.Event, error)) error {
 	l, store, err := a.lifecycle(ctx, true)
 	if err != nil {
 		return err
@@ -89,19 +99,37 @@ func (a *app) changeKeys(ctx context.Context, op func(*signer.Lifecycle) ([]sign
 	defer store.Close()
 	events, err := op(l)
 	if len(events) > 0 || err == nil {
-		a.printEvents(events)
+		if perr := a.printEvents(events, asJSON); perr != nil && err == nil {
+			err = perr
+		}
 	}
 	return err
 }
 
+// keyEvent is a change as --json prints it.
+type keyEvent struct {
+	Type   string `json:"type"`
+	Alg    string `json:"alg"`
+	KID    string `json:"kid"`
+	Detail string `json:"detail"`
+}
+
 // printEvents reports what a command changed.
-func (a *app) printEvents(events []signer.Event) {
+func (a *app) printEvents(events []signer.Event, asJSON bool) error {
+	if asJSON {
+		out := make([]keyEvent, 0, len(events))
+		for _, e := range events {
+			out = append(out, keyEvent{e.Type, e.Alg, e.KID, e.Detail})
+		}
+		return a.printJSON(out)
+	}
 	if len(events) == 0 {
 		fmt.Fprintln(a.stdout, "nothing changed")
 	}
 	for _, e := range events {
 		fmt.Fprintf(a.stdout, "%-22s %-6s %s  %s\n", e.Type, e.Alg, e.KID, e.Detail)
 	}
+	return nil
 }
 
 func (a *app) keysListCmd() *cobra.Command {
@@ -109,7 +137,11 @@ func (a *app) keysListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List signing keys with their state and schedule",
-		Args:  cobra.NoArgs,
+		Long: `List every signing key with its state and schedule. ACTIVATES is when the key began or
+is due to sign, RETIRES when it stopped or is due to stop signing, LEAVES JWKS when it is
+removed from the published key set (for an active or next key: projected from the current
+schedule, moving if rotations are made by hand).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, store, err := a.lifecycle(cmd.Context(), false)
 			if err != nil {
@@ -121,12 +153,10 @@ func (a *app) keysListCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(keys)
+				return a.printJSON(keys)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATES\tRETIRES\tEXPIRES\tAGE")
+			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATES\tRETIRES\tLEAVES JWKS\tAGE")
 			for _, k := range keys {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State,
 					stamp(k.Created), stamp(k.Activates), stamp(k.Retires), expiry(k), k.Age)
@@ -134,7 +164,7 @@ func (a *app) keysListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -154,68 +184,101 @@ func expiry(k signer.KeyInfo) string {
 
 func (a *app) keysRotateCmd() *cobra.Command {
 	var alg string
-	var force bool
+	var force, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "rotate",
-		Short: "Promote the next key of a ring now (if it has been published long enough)",
+		Use:   "rotate [--alg ALG] [--force]",
+		Short: "Promote the next key of every ring (or of --alg) now, if published long enough",
 		Long: `Promote the next key of a ring now and retire the active key (it stays in the JWKS until
-every token it signed has expired). Refused while the next key has been published for less
-than keys.prepublish: a resource server whose cached JWKS predates it would reject the new
-key's first tokens until it refetches.
+every token it signed has expired). Without --alg, every configured ring is rotated
+(keys.access_algorithm and keys.refresh_algorithm). A ring whose next key has been published
+for less than keys.prepublish is skipped — a resource server whose cached JWKS predates it
+would reject the new key's first tokens until it refetches — and the command then fails
+naming every ring it skipped (the others are rotated).
 
 --force rotates anyway (with no next key, a brand-new key signs at once). Use it only when
 the active key must stop signing now and a short window of rejected tokens at verifiers with
 stale caches is acceptable; to withdraw a compromised key, use revoke.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			var rings []string
+			for _, r := range server.KeyPolicy(cfg).Rings {
+				if !slices.Contains(rings, r) {
+					rings = append(rings, r)
+				}
+			}
+			if alg != "" {
+				if !slices.Contains(rings, alg) {
+					return fmt.Errorf("--alg %s: no such ring; the configured rings are %s", alg, strings.Join(rings, ", "))
+				}
+				rings = []string{alg}
+			}
 			l, store, err := a.lifecycle(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			algs := l.Policy.Rings
-			if alg != "" {
-				algs = []string{alg}
+			if alg == "" {
+				fmt.Fprintf(a.stderr, "rotating every ring: %s (--alg picks one)\n", strings.Join(rings, ", "))
 			}
 			if force {
 				fmt.Fprintln(a.stderr, "warning: forced rotation; verifiers whose cached JWKS lacks the new key reject its tokens until they refetch")
 			}
-			for _, ring := range algs {
+			var all []signer.Event
+			var skipped []string
+			for _, ring := range rings {
 				events, err := l.Rotate(cmd.Context(), ring, force)
+				all = append(all, events...)
 				if errors.Is(err, signer.ErrTooEarly) {
-					return fmt.Errorf("%w\n(--force rotates anyway; verifiers with a stale JWKS then reject the new key's tokens until they refetch)", err)
+					skipped = append(skipped, fmt.Sprintf("  %s: %v", ring, err))
+					continue
 				}
 				if err != nil {
+					_ = a.printEvents(all, asJSON)
+					return fmt.Errorf("rotate %s: %w", ring, err)
+				}
+			}
+			if len(all) > 0 || len(skipped) == 0 {
+				if err := a.printEvents(all, asJSON); err != nil {
 					return err
 				}
-				a.printEvents(events)
+			}
+			if len(skipped) > 0 {
+				return fmt.Errorf("skipped %d of %d rings:\n%s\n(--force rotates anyway; verifiers with a stale JWKS then reject the new key's tokens until they refetch)",
+					len(skipped), len(rings), strings.Join(skipped, "\n"))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&alg, "alg", "", "ring to rotate (default: every configured ring)")
 	cmd.Flags().BoolVar(&force, "force", false, "rotate even if the next key has not been published long enough")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
 func (a *app) keysRetireCmd() *cobra.Command {
-	var force bool
+	var force, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "retire [--force] [--] KID",
 		Short: "Stop a key signing: an active key is rotated out, a next key withdrawn",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+			return a.changeKeys(cmd.Context(), asJSON, func(l *signer.Lifecycle) ([]signer.Event, error) {
 				return l.Retire(cmd.Context(), args[0], force)
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "retire an active key even if its successor has not been published long enough")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
 func (a *app) keysRevokeCmd() *cobra.Command {
 	var reason string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "revoke --reason TEXT [--] KID",
 		Short: "Withdraw a compromised key at once: its tokens are rejected, its sessions revoked",
@@ -226,39 +289,45 @@ immediately. Resource servers stop accepting its tokens when they refetch the JW
 jwks.max_age later).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if reason == "" {
-				return errors.New("--reason is required (it is recorded in the audit log)")
+			if strings.TrimSpace(reason) == "" {
+				return errors.New("--reason is empty: say why the key is revoked (it is recorded in the audit log)")
 			}
-			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+			return a.changeKeys(cmd.Context(), asJSON, func(l *signer.Lifecycle) ([]signer.Event, error) {
 				return l.Revoke(cmd.Context(), args[0], reason)
 			})
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why the key is revoked (required)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the key is revoked (required; recorded in the audit log)")
+	_ = cmd.MarkFlagRequired("reason")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
 func (a *app) keysGenerateCmd() *cobra.Command {
 	var alg string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "generate --alg ALG",
 		Short: "Add a next key to a ring (published now, signs when the schedule reaches it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if alg == "" {
-				return errors.New("--alg is required (" + fmt.Sprint(signer.Algorithms) + ")")
+			if !slices.Contains(signer.Algorithms, alg) {
+				return fmt.Errorf("--alg %q: want one of %s", alg, strings.Join(signer.Algorithms, ", "))
 			}
-			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+			return a.changeKeys(cmd.Context(), asJSON, func(l *signer.Lifecycle) ([]signer.Event, error) {
 				return l.Generate(cmd.Context(), alg)
 			})
 		},
 	}
-	cmd.Flags().StringVar(&alg, "alg", "", "algorithm of the ring: RS256, EdDSA or ES256")
+	cmd.Flags().StringVar(&alg, "alg", "", "algorithm of the ring: RS256, EdDSA or ES256 (required)")
+	_ = cmd.MarkFlagRequired("alg")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
 func (a *app) keysImportCmd() *cobra.Command {
 	var alg string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "import FILE.pem",
 		Short: "Import a private key (PKCS#8, PKCS#1 or SEC 1 PEM) as a next key",
@@ -268,7 +337,7 @@ func (a *app) keysImportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+			return a.changeKeys(cmd.Context(), asJSON, func(l *signer.Lifecycle) ([]signer.Event, error) {
 				events, err := l.Import(cmd.Context(), pemBytes, alg)
 				if err != nil {
 					err = fmt.Errorf("import %s: %w", args[0], err)
@@ -278,6 +347,7 @@ func (a *app) keysImportCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&alg, "alg", "", "algorithm (default: inferred — RS256 for RSA, EdDSA for Ed25519, ES256 for P-256)")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -288,15 +358,15 @@ func (a *app) keysExportCmd() *cobra.Command {
 		out    string
 	)
 	cmd := &cobra.Command{
-		Use:   "export --public [--format jwks|pem] [--out DIR]",
+		Use:   "export [--format jwks|pem] [--out DIR]",
 		Short: "Export the published public keys as a JWKS or PEM files",
 		Long: `Export the public keys idp publishes (next, active and retired) — for resource servers
 that are configured with keys instead of fetching the JWKS. Private keys are never exported.
 With --out, writes DIR/jwks.json or DIR/<kid>.pem; otherwise prints to standard output.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !public {
-				return errors.New("only public keys can be exported: pass --public")
+			if cmd.Flags().Changed("public") && !public {
+				return errors.New("--public=false: private keys are never exported")
 			}
 			if format != "jwks" && format != "pem" {
 				return fmt.Errorf("--format %q: want jwks or pem", format)
@@ -343,23 +413,26 @@ With --out, writes DIR/jwks.json or DIR/<kid>.pem; otherwise prints to standard 
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&public, "public", false, "export public keys (required)")
+	cmd.Flags().BoolVar(&public, "public", true, "export public keys (the only kind idp exports; kept for scripts that pass it)")
 	cmd.Flags().StringVar(&format, "format", "jwks", "jwks or pem")
 	cmd.Flags().StringVar(&out, "out", "", "directory to write into (e.g. keys/); default standard output")
 	return cmd
 }
 
 func (a *app) keysRewrapCmd() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "rewrap",
 		Short: "Re-seal every private key under the first key-encryption key",
 		Long: `Re-seal every private signing key under the first of keys.encryption_keys. To rotate the
 KEK: put the new KEK first and keep the old one after it, run rewrap, then drop the old one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.changeKeys(cmd.Context(), func(l *signer.Lifecycle) ([]signer.Event, error) {
+			return a.changeKeys(cmd.Context(), asJSON, func(l *signer.Lifecycle) ([]signer.Event, error) {
 				return l.Rewrap(cmd.Context())
 			})
 		},
 	}
+	jsonFlag(cmd, &asJSON)
+	return cmd
 }

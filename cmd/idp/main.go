@@ -2,6 +2,16 @@
 // the other commands manage it (migrations, users, keys, configuration).
 // Flags become configuration (internal/config); the work is done by the
 // internal packages. No logic lives here.
+//
+// Conventions every command follows (see store.go and output.go):
+//   - a command that needs the store opens it with (*app).openStore, which
+//     never creates or migrates one (only serve and migrate do), and says
+//     on stderr which store it uses;
+//   - results go to stdout, ending with a newline; --json (jsonFlag,
+//     printJSON) makes them one JSON document; logs go to stderr, at warn
+//     unless log.level is set;
+//   - every mistake exits non-zero with a message on stderr naming the
+//     fix, having changed nothing.
 package main
 
 import (
@@ -18,11 +28,7 @@ import (
 
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/server"
-	"github.com/idp/idp/internal/storage"
 )
-
-// version is set at build time (-ldflags "-X main.version=…").
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -30,14 +36,21 @@ func main() {
 	stop()
 	if err != nil {
 		var p *config.Problems
-		if !errors.As(err, &p) {
-			fmt.Fprintln(os.Stderr, "idp:", err)
-		} else {
+		var quiet silentError
+		switch {
+		case errors.As(err, &quiet):
+		case errors.As(err, &p):
 			fmt.Fprintln(os.Stderr, err)
+		default:
+			fmt.Fprintln(os.Stderr, "idp:", err)
 		}
 		os.Exit(1)
 	}
 }
+
+// silentError fails a command whose output already said why (a --json
+// answer on stdout).
+type silentError struct{ error }
 
 // app carries what every command needs: its streams and how to load the
 // configuration from the root's persistent flags.
@@ -57,11 +70,14 @@ access tokens and rotating refresh tokens signed with asymmetric keys published 
 /.well-known/jwks.json.
 
 Configuration comes from configs/idp.yaml (or --config / $IDP_CONFIG), IDP_* environment
-variables and the flags below, in rising precedence. With no database.url, idp keeps its
-data in an embedded SQLite file.`,
+variables and the flags below, in rising precedence (idp config show lists where each value
+came from). With no database.url, idp keeps its data in an embedded SQLite file; only
+"idp serve" and "idp migrate" create it.`,
+		Version:       buildInfo().Line(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -75,39 +91,38 @@ data in an embedded SQLite file.`,
 		a.tokensCmd(),
 		a.clientsCmd(),
 		a.configCmd(),
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			Args:  cobra.NoArgs,
-			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "idp", version) },
-		},
+		a.versionCmd(),
 	)
+	// cobra adds completion and help when it executes; add them now so
+	// that they refuse mistakes too.
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
+	strictHelp(root)
+	refuseUnknownSubcommands(root)
 	return root
 }
 
-// config loads and validates the configuration.
-func (a *app) config() (config.Config, error) {
-	return config.LoadValid(config.Sources{Flags: a.root.PersistentFlags()})
+// resolve loads and validates the configuration, with where each value
+// came from.
+func (a *app) resolve() (config.Loaded, error) {
+	return config.Resolve(config.Sources{Flags: a.root.PersistentFlags()})
 }
 
+// config loads and validates the configuration for a command other than
+// serve: unless log.level is set, such a command logs only warnings and
+// errors, so that log lines never mix with what it prints.
+func (a *app) config() (config.Config, error) {
+	l, err := a.resolve()
+	if err != nil {
+		return l.Config, err
+	}
+	if l.IsDefault("log.level") {
+		l.Log.Level = "warn"
+	}
+	return l.Config, nil
+}
+
+// logger is the one logger, on stderr.
 func (a *app) logger(cfg config.Config) *slog.Logger {
 	return server.NewLogger(cfg.Log, a.stderr)
-}
-
-// openStore loads the configuration, opens the store and migrates it.
-func (a *app) openStore(ctx context.Context) (config.Config, storage.Store, *slog.Logger, error) {
-	cfg, err := a.config()
-	if err != nil {
-		return cfg, nil, nil, err
-	}
-	log := a.logger(cfg)
-	store, err := server.OpenStore(ctx, cfg, log)
-	if err != nil {
-		return cfg, nil, nil, err
-	}
-	if err := server.Migrate(ctx, store); err != nil {
-		store.Close()
-		return cfg, nil, nil, err
-	}
-	return cfg, store, log, nil
 }

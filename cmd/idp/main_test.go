@@ -65,16 +65,20 @@ func TestExitStatus(t *testing.T) {
 		// stderr must start with this.
 		stderr string
 	}{
-		{name: "ok", args: []string{"version"}, code: 0, stdout: "idp " + version + "\n"},
+		{name: "ok", args: []string{"--version"}, code: 0, stdout: buildInfo().Line() + "\n"},
 		{
 			name: "configuration-problems-are-printed-as-they-are",
 			env:  map[string]string{"IDP_LOG_LEVEL": "loud"},
 			args: []string{"config", "check"}, code: 1,
 			stderr: "invalid configuration:\n  log.level: \"loud\"",
 		},
-		{name: "other-errors-are-prefixed", args: []string{"users", "create", "--email", "x@example.com"}, code: 1, stderr: "idp: standard input is not a terminal"},
+		{name: "other-errors-are-prefixed", args: []string{"users", "create", "--email", "x@example.com", "--name", "X"}, code: 1, stderr: "idp: standard input is not a terminal"},
 		{name: "unknown-command", args: []string{"frobnicate"}, code: 1, stderr: "idp: unknown command \"frobnicate\""},
 		{name: "unknown-flag", args: []string{"serve", "--frob"}, code: 1, stderr: "idp: unknown flag: --frob"},
+		{name: "unknown-subcommand", args: []string{"keys", "lst"}, code: 1, stderr: "idp: unknown command \"lst\" for \"idp keys\"\n\nDid you mean this?\n\tlist\n"},
+		{name: "missing-store", args: []string{"users", "list"}, code: 1, stderr: "idp: no idp store at data/idp.db"},
+		{name: "config-check-json-problems-on-stdout-only", env: map[string]string{"IDP_LOG_LEVEL": "loud"}, args: []string{"config", "check", "--json"}, code: 1,
+			stdout: "{\n  \"file\": \"\",\n  \"ok\": false,\n  \"problems\": [\n    \"log.level: \\\"loud\\\": must be debug, info, warn or error\"\n  ]\n}\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

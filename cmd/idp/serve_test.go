@@ -247,8 +247,19 @@ func TestServe(t *testing.T) {
 	if err := s2.shutdown(); err != nil {
 		t.Fatalf("second serve returned %v", err)
 	}
-	if !strings.Contains(s2.logs.String(), "using the development key-encryption key") {
+	if strings.Contains(s2.logs.String(), "generated a development key-encryption key") {
 		t.Errorf("second run did not reuse keys/kek:\n%s", s2.logs)
+	}
+	if !strings.Contains(logs, "created    store data/idp.db, development KEK keys/kek, first signing keys  (first run)") {
+		t.Errorf("the first run's start-up block does not say what it created:\n%s", logs)
+	}
+	if strings.Contains(s2.logs.String(), "created  ") {
+		t.Errorf("the second run claims to have created something:\n%s", s2.logs)
+	}
+	for i, l := range []string{logs, s2.logs.String()} {
+		if n := strings.Count(l, "DEVELOPMENT key in keys/kek"); n != 1 {
+			t.Errorf("run %d warned %d times about the development KEK, want once:\n%s", i+1, n, l)
+		}
 	}
 	if kek2, err := os.ReadFile(kekPath); err != nil || string(kek2) != string(kek) {
 		t.Errorf("keys/kek changed between runs (err %v)", err)

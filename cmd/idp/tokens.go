@@ -10,7 +10,8 @@ import (
 
 func (a *app) tokensCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tokens", Short: "Manage refresh-token sessions"}
-	cmd.AddCommand(&cobra.Command{
+	var asJSON bool
+	flush := &cobra.Command{
 		Use:   "flush",
 		Short: "Delete dead sessions (and stale login-throttle state) in batches",
 		Long: `Delete the refresh-token sessions that can never be used again — past their absolute
@@ -29,9 +30,14 @@ locked for long. The server runs the same job every tokens.flush_interval.`,
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return a.printJSON(map[string]int64{"sessions_deleted": n, "throttles_deleted": m})
+			}
 			fmt.Fprintf(a.stdout, "deleted %d dead sessions and %d stale login-throttle entries\n", n, m)
 			return nil
 		},
-	})
+	}
+	jsonFlag(flush, &asJSON)
+	cmd.AddCommand(flush)
 	return cmd
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,7 @@ func (a *app) createUserCmd(super bool) *cobra.Command {
 		passwordStdin bool
 		staff, admin  bool
 		inactive      bool
+		asJSON        bool
 	)
 	use, short := "create", "Create a user (Django's create_user)"
 	if super {
@@ -52,6 +52,11 @@ history or the process list.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			for _, f := range []struct{ flag, val, what string }{{"email", email, "the user's email address"}, {"name", name, "the user's display name"}} {
+				if strings.TrimSpace(f.val) == "" {
+					return fmt.Errorf("--%s is empty: give %s", f.flag, f.what)
+				}
+			}
 			password, err := a.readPassword(passwordStdin)
 			if err != nil {
 				return err
@@ -80,12 +85,18 @@ history or the process list.`,
 				}
 				return err
 			}
+			if asJSON {
+				return a.printJSON(rowOf(u))
+			}
 			fmt.Fprintf(a.stdout, "created user %d <%s>%s\n", u.ID, u.Email, flagsOf(u))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&email, "email", "", "email address (the login; required)")
 	cmd.Flags().StringVar(&name, "name", "", "display name (required, at most 100 characters)")
+	_ = cmd.MarkFlagRequired("email")
+	_ = cmd.MarkFlagRequired("name")
+	jsonFlag(cmd, &asJSON)
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
 	if !super {
 		cmd.Flags().BoolVar(&staff, "staff", false, "mark the user as staff")
@@ -165,30 +176,14 @@ func (a *app) listUsersCmd() *cobra.Command {
 				return err
 			}
 			defer closeStore()
-			type row struct {
-				ID          int64      `json:"id"`
-				Email       string     `json:"email"`
-				Name        string     `json:"name"`
-				IsActive    bool       `json:"is_active"`
-				IsStaff     bool       `json:"is_staff"`
-				IsSuperuser bool       `json:"is_superuser"`
-				IsAdmin     bool       `json:"is_admin"`
-				DateJoined  time.Time  `json:"date_joined"`
-				LastLogin   *time.Time `json:"last_login"`
-			}
-			var rows []row
+			var rows []userRow
 			for after := int64(0); ; {
 				page, err := us.List(ctx, after, 500)
 				if err != nil {
 					return err
 				}
 				for _, u := range page {
-					r := row{u.ID, u.Email, u.Name, u.IsActive, u.IsStaff, u.IsSuperuser, u.IsAdmin, u.DateJoined, nil}
-					if !u.LastLogin.IsZero() {
-						ll := u.LastLogin
-						r.LastLogin = &ll
-					}
-					rows = append(rows, r)
+					rows = append(rows, rowOf(u))
 					after = u.ID
 				}
 				if len(page) < 500 {
@@ -196,12 +191,10 @@ func (a *app) listUsersCmd() *cobra.Command {
 				}
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
 				if rows == nil {
-					rows = []row{}
+					rows = []userRow{}
 				}
-				return enc.Encode(rows)
+				return a.printJSON(rows)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tACTIVE\tSTAFF\tSUPERUSER\tADMIN\tJOINED\tLAST LOGIN")
@@ -215,8 +208,31 @@ func (a *app) listUsersCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	jsonFlag(cmd, &asJSON)
 	return cmd
+}
+
+// userRow is a user as the CLI prints it (users list --json, and --json
+// of the commands acting on one user).
+type userRow struct {
+	ID          int64      `json:"id"`
+	Email       string     `json:"email"`
+	Name        string     `json:"name"`
+	IsActive    bool       `json:"is_active"`
+	IsStaff     bool       `json:"is_staff"`
+	IsSuperuser bool       `json:"is_superuser"`
+	IsAdmin     bool       `json:"is_admin"`
+	DateJoined  time.Time  `json:"date_joined"`
+	LastLogin   *time.Time `json:"last_login"`
+}
+
+func rowOf(u storage.User) userRow {
+	r := userRow{u.ID, u.Email, u.Name, u.IsActive, u.IsStaff, u.IsSuperuser, u.IsAdmin, u.DateJoined, nil}
+	if !u.LastLogin.IsZero() {
+		ll := u.LastLogin
+		r.LastLogin = &ll
+	}
+	return r
 }
 
 // usersService opens the store and the accounts service over it; call
@@ -242,9 +258,14 @@ func userByArg(ctx context.Context, us *users.Service, arg string) (storage.User
 	return us.Find(ctx, arg)
 }
 
+// userAction is what a command does to one user: what it reports, and
+// whether it changed anything.
+type userAction func(ctx context.Context, us *users.Service, u storage.User) (msg string, changed bool, err error)
+
 // userAdminCmd is a command acting on one existing user.
-func (a *app) userAdminCmd(use, short string, act func(ctx context.Context, us *users.Service, u storage.User) (string, error)) *cobra.Command {
-	return &cobra.Command{
+func (a *app) userAdminCmd(use, short string, act userAction) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   use + " EMAIL|ID",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
@@ -257,12 +278,12 @@ func (a *app) userAdminCmd(use, short string, act func(ctx context.Context, us *
 			defer closeStore()
 			u, err := userByArg(ctx, us, args[0])
 			if errors.Is(err, storage.ErrNotFound) {
-				return fmt.Errorf("no user %s", args[0])
+				return fmt.Errorf("no user %s (idp users list shows them)", args[0])
 			}
 			if err != nil {
 				return err
 			}
-			msg, err := act(ctx, us, u)
+			msg, changed, err := act(ctx, us, u)
 			if err != nil {
 				var ve *users.ValidationError
 				if errors.As(err, &ve) {
@@ -270,36 +291,72 @@ func (a *app) userAdminCmd(use, short string, act func(ctx context.Context, us *
 				}
 				return err
 			}
+			if asJSON {
+				return a.printJSON(map[string]any{"user": rowOf(u), "result": msg, "changed": changed})
+			}
 			fmt.Fprintf(a.stdout, "user %d <%s>: %s\n", u.ID, u.Email, msg)
 			return nil
 		},
 	}
+	jsonFlag(cmd, &asJSON)
+	return cmd
 }
 
 func (a *app) userAdminCmds() []*cobra.Command {
-	var passwordStdin bool
+	var passwordStdin, yes bool
 	setPassword := a.userAdminCmd("set-password", "Set a user's password (policy-checked); ends all its sessions",
-		func(ctx context.Context, us *users.Service, u storage.User) (string, error) {
+		func(ctx context.Context, us *users.Service, u storage.User) (string, bool, error) {
 			p, err := a.readPassword(passwordStdin)
 			if err != nil {
-				return "", err
+				return "", false, err
 			}
-			return "password changed; sessions revoked", us.SetPassword(ctx, u.ID, p)
+			return "password changed; sessions revoked", true, us.SetPassword(ctx, u.ID, p)
 		})
 	setPassword.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	del := a.userAdminCmd("delete", "Delete a user and its sessions (asks for confirmation, or --yes)",
+		func(ctx context.Context, us *users.Service, u storage.User) (string, bool, error) {
+			if !yes {
+				if err := a.confirm(fmt.Sprintf("Delete user %d <%s> and all its sessions? This cannot be undone. Type yes: ", u.ID, u.Email)); err != nil {
+					return "", false, err
+				}
+			}
+			return "deleted", true, us.Delete(ctx, u.ID)
+		})
+	del.Flags().BoolVar(&yes, "yes", false, "delete without asking")
 	return []*cobra.Command{
 		setPassword,
 		a.userAdminCmd("deactivate", "Deactivate a user: no login, no refresh; ends all its sessions",
-			func(ctx context.Context, us *users.Service, u storage.User) (string, error) {
-				return "deactivated; sessions revoked", us.SetActive(ctx, u.ID, false)
+			func(ctx context.Context, us *users.Service, u storage.User) (string, bool, error) {
+				if !u.IsActive {
+					return "already inactive; nothing changed", false, nil
+				}
+				return "deactivated; sessions revoked", true, us.SetActive(ctx, u.ID, false)
 			}),
 		a.userAdminCmd("activate", "Reactivate a user",
-			func(ctx context.Context, us *users.Service, u storage.User) (string, error) {
-				return "activated", us.SetActive(ctx, u.ID, true)
+			func(ctx context.Context, us *users.Service, u storage.User) (string, bool, error) {
+				if u.IsActive {
+					return "already active; nothing changed", false, nil
+				}
+				return "activated", true, us.SetActive(ctx, u.ID, true)
 			}),
-		a.userAdminCmd("delete", "Delete a user and its sessions",
-			func(ctx context.Context, us *users.Service, u storage.User) (string, error) {
-				return "deleted", us.Delete(ctx, u.ID)
-			}),
+		del,
 	}
+}
+
+// confirm asks on the terminal and fails unless the answer is "yes".
+// Without a terminal it fails, naming --yes.
+func (a *app) confirm(question string) error {
+	f, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return errors.New("not confirmed: standard input is not a terminal; pass --yes to confirm")
+	}
+	fmt.Fprint(a.stderr, question)
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
+		return errors.New("not confirmed: nothing changed")
+	}
+	return nil
 }

@@ -114,7 +114,13 @@ func TestUsersCreate(t *testing.T) {
 			name:  "missing-email",
 			stdin: goodPassword + "\n",
 			args:  []string{"--name", "Nobody"},
-			want:  want{errHas: []string{users.ErrEmailRequired.Error()}},
+			want:  want{errHas: []string{`required flag(s) "email" not set`}},
+		},
+		{
+			name:  "empty-email",
+			stdin: goodPassword + "\n",
+			args:  []string{"--email", " ", "--name", "Nobody"},
+			want:  want{errHas: []string{"--email is empty"}},
 		},
 		{
 			name:  "empty-stdin-is-a-blank-password",
@@ -125,7 +131,7 @@ func TestUsersCreate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sandbox(t)
+			migratedSandbox(t)
 			r := idp(t, strings.NewReader(tc.stdin), append([]string{"users", "create", "--password-stdin"}, tc.args...)...)
 			got := listUsers(t)
 			if tc.want.errHas != nil {
@@ -165,7 +171,7 @@ func TestUsersCreate(t *testing.T) {
 }
 
 func TestUsersCreateDuplicateEmailInOtherCase(t *testing.T) {
-	sandbox(t)
+	migratedSandbox(t)
 	createUser(t, goodPassword, "--email", "bob@example.com", "--name", "Bob").mustSucceed(t)
 	r := createUser(t, goodPassword, "--email", "BOB@EXAMPLE.COM", "--name", "Bob again")
 	if r.err == nil || !strings.Contains(r.err.Error(), "email: "+users.MsgEmailTaken) {
@@ -200,7 +206,7 @@ func TestUsersCreateNeedsTerminalOrPasswordStdin(t *testing.T) {
 	for _, cmd := range []string{"create", "createsuperuser"} {
 		for _, tc := range cases {
 			t.Run(cmd+"/"+tc.name, func(t *testing.T) {
-				sandbox(t)
+				migratedSandbox(t)
 				r := idp(t, tc.stdin(t), "users", cmd, "--email", "t@example.com", "--name", "T")
 				if r.err == nil || !strings.Contains(r.err.Error(), "not a terminal") || !strings.Contains(r.err.Error(), "--password-stdin") {
 					t.Fatalf("err %v, want one saying stdin is not a terminal and naming --password-stdin", r.err)
@@ -214,7 +220,7 @@ func TestUsersCreateNeedsTerminalOrPasswordStdin(t *testing.T) {
 }
 
 func TestUsersCreateSuperuser(t *testing.T) {
-	sandbox(t)
+	migratedSandbox(t)
 	r := idp(t, strings.NewReader(goodPassword+"\n"), "users", "createsuperuser", "--password-stdin", "--email", "root@Example.com", "--name", "Root").mustSucceed(t)
 	if !regexp.MustCompile(`^created user \d+ <root@example\.com> \(staff, superuser\)\n$`).MatchString(r.stdout) {
 		t.Errorf("stdout %q", r.stdout)
@@ -236,7 +242,7 @@ func TestUsersCreateSuperuser(t *testing.T) {
 }
 
 func TestUsersList(t *testing.T) {
-	sandbox(t)
+	migratedSandbox(t)
 	createUser(t, goodPassword, "--email", "carol@example.com", "--name", "Carol").mustSucceed(t)
 	createUser(t, goodPassword, "--email", "dave@example.com", "--name", "Dave Staff", "--staff").mustSucceed(t)
 

@@ -6,6 +6,8 @@
 package config
 
 import (
+	"net"
+	"net/url"
 	"time"
 )
 
@@ -30,6 +32,7 @@ type Config struct {
 	Passwords Passwords `mapstructure:"passwords"`
 	Login     Login     `mapstructure:"login"`
 	OAuth2    OAuth2    `mapstructure:"oauth2"`
+	CORS      CORS      `mapstructure:"cors"`
 }
 
 // HTTP is the listener and the API surface.
@@ -146,6 +149,17 @@ type Login struct {
 	AccountBlock          time.Duration `mapstructure:"account_block"`
 }
 
+// CORS lets browser apps on other origins call idp (the API, the JWKS and
+// discovery). Bearer tokens travel in headers, never cookies, so no
+// credentials mode is offered.
+type CORS struct {
+	// AllowedOrigins are exact origins (scheme://host[:port]) allowed to
+	// call idp from a browser, or "*" for any. Empty: none (the default).
+	AllowedOrigins []string `mapstructure:"allowed_origins"`
+	// MaxAge is how long a browser may cache a preflight answer.
+	MaxAge time.Duration `mapstructure:"max_age"`
+}
+
 // Argon2 holds the argon2id cost parameters.
 type Argon2 struct {
 	MemoryKiB   uint32 `mapstructure:"memory_kib"`
@@ -216,14 +230,50 @@ func Default() Config {
 			AccountBlock:            time.Minute,
 		},
 		OAuth2: defaultOAuth2(),
+		CORS: CORS{
+			AllowedOrigins: []string{},
+			MaxAge:         10 * time.Minute,
+		},
 	}
 }
 
 // IssuerURL is the issuer: tokens.issuer, or in development derived from
-// the listen address.
+// the listen address (see DeriveIssuer).
 func (c Config) IssuerURL() string {
 	if c.Tokens.Issuer != "" {
 		return c.Tokens.Issuer
 	}
-	return "http://" + c.HTTP.Addr
+	return DeriveIssuer(c.HTTP.Addr)
+}
+
+// IssuerDerived reports whether IssuerURL was derived from http.addr
+// rather than configured.
+func (c Config) IssuerDerived() bool { return c.Tokens.Issuer == "" }
+
+// DeriveIssuer is the development issuer for a listen address: a URL a
+// client on the same machine can reach. An unspecified host (":8080",
+// "0.0.0.0:8080", "[::]:8080") listens on loopback too, so the issuer
+// names 127.0.0.1; any other host is used as it is.
+func DeriveIssuer(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr // Validate reports it
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// StoreName says which store the configuration selects, without secrets:
+// "sqlite data/idp.db" or "postgres db.example.com:5432/idp".
+func (c Config) StoreName() string {
+	if c.Database.URL == "" {
+		return "sqlite " + c.Database.SQLitePath
+	}
+	u, err := url.Parse(c.Database.URL)
+	if err != nil || u.Host == "" {
+		return "postgres"
+	}
+	return "postgres " + u.Host + u.Path
 }

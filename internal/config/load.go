@@ -68,6 +68,13 @@ func ConfigFileFlag(fs *pflag.FlagSet) string {
 // environment variables, then flags. It reports every key it cannot decode
 // (and every unknown key in the file) at once. It does not Validate.
 func Load(src Sources) (Config, error) {
+	l, err := load(src)
+	return l.Config, err
+}
+
+// load is Load, also recording the file read and each key's origin.
+func load(src Sources) (Loaded, error) {
+	origins := map[string]Origin{}
 	env := envMap(src.Environ)
 	v := viper.New()
 	leaves := leavesOf(reflect.TypeOf(Config{}), "")
@@ -98,8 +105,9 @@ func Load(src Sources) (Config, error) {
 				// YAML errors quote the offending value, which may be a
 				// secret: keep the position and the reason only.
 				msg := quotedValue.ReplaceAllString(err.Error(), "`…`")
-				return Config{}, fmt.Errorf("read config file %s: %s", file, msg)
+				return Loaded{Config: Default()}, fmt.Errorf("read config file %s: %s", file, msg)
 			}
+			file = "" // the default file vanished between Stat and read
 		}
 		known := map[string]bool{}
 		for _, l := range leaves {
@@ -129,14 +137,20 @@ func Load(src Sources) (Config, error) {
 	out := reflect.ValueOf(&cfg).Elem()
 	for _, l := range leaves {
 		raw := v.Get(l.key)
+		origin := Origin{Kind: OriginDefault}
+		if file != "" && v.InConfig(l.key) {
+			origin = Origin{Kind: OriginFile, Name: file}
+		}
 		if s, ok := env[envName(l.key)]; ok {
 			raw = s
+			origin = Origin{Kind: OriginEnv, Name: envName(l.key)}
 		}
 		if l.key == "keys.encryption_keys" {
 			// The singular form is the one most deployments set.
 			if s, ok := env["IDP_KEYS_ENCRYPTION_KEY"]; ok && s != "" {
 				if _, both := env[envName(l.key)]; !both {
 					raw = s
+					origin = Origin{Kind: OriginEnv, Name: "IDP_KEYS_ENCRYPTION_KEY"}
 				}
 			}
 		}
@@ -145,35 +159,47 @@ func Load(src Sources) (Config, error) {
 				if f.key == l.key {
 					if fl := src.Flags.Lookup(f.flag); fl != nil && fl.Changed {
 						raw = fl.Value.String()
+						origin = Origin{Kind: OriginFlag, Name: "--" + f.flag}
 					}
 				}
 			}
 		}
+		origins[l.key] = origin
 		if err := decode(fieldByIndex(out, l.index), raw); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %s: %v", l.key, quote(l.key, raw), err))
 		}
 	}
+	loaded := Loaded{Config: cfg, File: file, Origins: origins}
 	if len(problems) > 0 {
-		return cfg, &Problems{List: problems}
+		return loaded, &Problems{List: problems}
 	}
-	return cfg, nil
+	return loaded, nil
 }
 
 // LoadValid loads and validates, reporting decoding and validation
 // problems together (a key that could not be decoded is not validated).
 func LoadValid(src Sources) (Config, error) {
-	cfg, err := Load(src)
+	l, err := Resolve(src)
+	return l.Config, err
+}
+
+// Resolve is LoadValid that also says where the configuration came from:
+// the file read and each key's origin (for `idp config show`). On a
+// *Problems error the Loaded is still filled in.
+func Resolve(src Sources) (Loaded, error) {
+	loaded, err := load(src)
+	cfg := loaded.Config
 	var p *Problems
 	if err != nil && !errors.As(err, &p) {
-		return cfg, err
+		return loaded, err
 	}
 	verr := cfg.Validate()
 	var vp *Problems
 	if !errors.As(verr, &vp) {
-		return cfg, err
+		return loaded, err
 	}
 	if p == nil {
-		return cfg, verr
+		return loaded, verr
 	}
 	failed := map[string]bool{}
 	for _, line := range p.List {
@@ -186,7 +212,7 @@ func LoadValid(src Sources) (Config, error) {
 			p.List = append(p.List, line)
 		}
 	}
-	return cfg, p
+	return loaded, p
 }
 
 // envName is the environment variable of a key: http.addr → IDP_HTTP_ADDR.

@@ -222,12 +222,38 @@ func (c Config) Validate() error {
 	}
 
 	c.OAuth2.validate(bad)
+	p = append(p, c.CORS.problems()...)
 
 	if len(p) > 0 {
 		slices.Sort(p)
 		return &Problems{List: p}
 	}
 	return nil
+}
+
+func (c CORS) problems() []string {
+	var p []string
+	for i, o := range c.AllowedOrigins {
+		key := fmt.Sprintf("cors.allowed_origins[%d]", i)
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil:
+			p = append(p, fmt.Sprintf("%s: %q: must be an origin, scheme://host[:port] (e.g. https://app.example.com), or \"*\"", key, o))
+		case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#"):
+			p = append(p, fmt.Sprintf("%s: %q: an origin has no path, query or fragment (not even a trailing /): %s://%s", key, o, u.Scheme, u.Host))
+		case strings.Contains(u.Host, "*"):
+			p = append(p, fmt.Sprintf("%s: %q: wildcards are not supported: list each origin, or \"*\" for any", key, o))
+		case o != strings.ToLower(o):
+			p = append(p, fmt.Sprintf("%s: %q: must be lower case, as browsers send it (%s)", key, o, strings.ToLower(o)))
+		}
+	}
+	if c.MaxAge < 0 || c.MaxAge > 24*time.Hour {
+		p = append(p, fmt.Sprintf("cors.max_age: %q: must be between 0s and 24h", c.MaxAge))
+	}
+	return p
 }
 
 var reservedClaims = map[string]bool{

@@ -7,7 +7,10 @@ import (
 	"testing"
 )
 
-// snippets are the files the interop test runs that the README shows.
+// snippetsPage is the page showing the verifier snippets.
+const snippetsPage = "docs/verifying-tokens.md"
+
+// snippets are the files the interop test runs that snippetsPage shows.
 var snippets = []string{
 	"internal/e2e/testdata/goverify/verify.go",
 	"internal/e2e/testdata/pyjwt_verify.py",
@@ -18,18 +21,18 @@ var snippets = []string{
 // snippetBlock is a fenced block marked with the file it shows.
 var snippetBlock = regexp.MustCompile("(?s)<!-- snippet: (\\S+) -->\n```[a-z]*\n(.*?)```\n")
 
-// TestREADMESnippets checks that every code block of the README's "Verify
-// idp tokens in your service" is byte for byte the file the interop test
-// runs, so the README shows only code that has been exercised.
+// TestREADMESnippets checks that every code block of "Verify idp tokens
+// in your service" (snippetsPage) is byte for byte the file the interop
+// test runs, so the documentation shows only code that has been exercised.
 func TestREADMESnippets(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	readme, err := os.ReadFile(filepath.Join(repoRoot, snippetsPage))
 	if err != nil {
 		t.Fatal(err)
 	}
 	shown := map[string]string{}
 	for _, m := range snippetBlock.FindAllStringSubmatch(string(readme), -1) {
 		if _, dup := shown[m[1]]; dup {
-			t.Errorf("README shows %s twice", m[1])
+			t.Errorf("%s shows %s twice", snippetsPage, m[1])
 		}
 		shown[m[1]] = m[2]
 	}
@@ -41,16 +44,16 @@ func TestREADMESnippets(t *testing.T) {
 			}
 			block, ok := shown[path]
 			if !ok {
-				t.Fatalf("README has no block marked <!-- snippet: %s -->", path)
+				t.Fatalf("%s has no block marked <!-- snippet: %s -->", snippetsPage, path)
 			}
 			if block != string(file) {
-				t.Errorf("README's block for %s differs from the file (copy the file into the README)", path)
+				t.Errorf("%s's block for %s differs from the file (copy the file into it)", snippetsPage, path)
 			}
 		})
 	}
 	for path := range shown {
 		if _, err := os.Stat(filepath.Join(repoRoot, path)); err != nil {
-			t.Errorf("README marks a snippet of %s: %v", path, err)
+			t.Errorf("%s marks a snippet of %s: %v", snippetsPage, path, err)
 		}
 	}
 }

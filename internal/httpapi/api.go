@@ -2,7 +2,7 @@
 // decoding and the one error renderer. Handlers decode and validate the
 // request, call the core (users, tokens, signer) through the narrow
 // interfaces declared here, and render the tutorial app's JSON shapes
-// (../shared/seed-api-contract.md). It imports users, tokens, signer and
+// (docs/tutorial-contract.md). It imports users, tokens, signer and
 // storage (records only); never a storage backend, config or viper.
 package httpapi
 
@@ -87,10 +87,14 @@ type Options struct {
 	JWKSMaxAge   time.Duration
 	// TrustedProxies may set X-Forwarded-For; empty: the peer address.
 	TrustedProxies []netip.Prefix
-	// Metadata are fields other surfaces add to the discovery document
-	// (e.g. the OAuth 2.0 endpoints); they replace fields of the same name.
-	Metadata map[string]any
-	Logger   *slog.Logger
+	Logger         *slog.Logger
+	// Discovery holds the members other mounted surfaces add to
+	// /.well-known/openid-configuration (RFC 8414 names, e.g. /oauth2's
+	// token_endpoint, grant_types_supported); they win over this API's
+	// own members of the same name. Nil: the API's members only.
+	Discovery map[string]any
+	// CORS lets browser apps on other origins call idp; zero: none may.
+	CORS CORS
 }
 
 type api struct {
@@ -132,7 +136,7 @@ func New(opts Options) *echo.Echo {
 	}
 
 	p := strings.TrimSuffix(opts.APIPrefix, "/")
-	a.discovery = withMetadata(discoveryDocument(opts.Issuer, p, opts.AccessAlgorithms, cmp.Or(opts.UserIDClaim, "user_id")), opts.Metadata)
+	a.discovery = discoveryDocument(opts.Issuer, p, opts.AccessAlgorithms, cmp.Or(opts.UserIDClaim, "user_id"), opts.Discovery)
 
 	e := echo.New()
 	e.HideBanner = true
@@ -146,6 +150,9 @@ func New(opts Options) *echo.Echo {
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
 		securityHeaders,
 	)
+	if len(opts.CORS.AllowedOrigins) > 0 {
+		e.Use(corsMiddleware(opts.CORS))
+	}
 
 	// Each endpoint answers with and without the trailing slash. DRF
 	// authenticates before it dispatches on the method, so one handler per

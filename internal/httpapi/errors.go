@@ -185,16 +185,17 @@ func fromEcho(err error) *Error {
 	return errInternal(err)
 }
 
-// writeJSON renders compact JSON without a trailing newline, as the
-// tutorial app does.
+// writeJSON renders compact JSON ending with a newline (so a terminal's
+// prompt does not follow it on the same line; the tutorial app sends
+// none, which no JSON parser minds either way).
 func writeJSON(c echo.Context, status int, body any) error {
 	// Like DRF: no HTML escaping of <, > and &.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	b := []byte(`{"detail":"` + msgServerError + `"}`)
+	b := []byte(`{"detail":"` + msgServerError + `"}` + "\n")
 	if err := enc.Encode(body); err == nil {
-		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		b = buf.Bytes()
 	} else {
 		status = http.StatusInternalServerError
 	}

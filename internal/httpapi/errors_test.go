@@ -83,7 +83,7 @@ func TestErrorHandler(t *testing.T) {
 			return &Error{Status: 400, Body: unmarshalable{make(chan int)}}
 		}, status: 500, want: bodyServerError},
 		{name: "head-error-has-no-body", method: "HEAD", handler: func(echo.Context) error { return errDetail(400, msgMalformed) },
-			status: 400, want: "", header: map[string]string{"Content-Length": fmt.Sprint(len(`{"detail":"Malformed request."}`))}},
+			status: 400, want: "", header: map[string]string{"Content-Length": fmt.Sprint(len(`{"detail":"Malformed request."}` + "\n"))}},
 		{name: "committed-response-kept", handler: func(c echo.Context) error {
 			if err := c.String(http.StatusOK, "partial"); err != nil {
 				return err
@@ -169,7 +169,7 @@ func TestErrorHandlerRoutes(t *testing.T) {
 		{name: "double-slash", req: req{path: "/api/token//", body: `{}`}, status: 404, want: `{"detail":"Not found."}`},
 		{name: "head-unknown-path", req: req{method: "HEAD", path: "/nope"}, status: 404, want: "",
 			check: func(t *testing.T, f *fixture, r response) {
-				if cl := r.header.Get("Content-Length"); cl != fmt.Sprint(len(`{"detail":"Not found."}`)) {
+				if cl := r.header.Get("Content-Length"); cl != fmt.Sprint(len(`{"detail":"Not found."}`+"\n")) {
 					t.Errorf("Content-Length %q", cl)
 				}
 			}},
@@ -211,7 +211,7 @@ func TestWriteJSON(t *testing.T) {
 	if r.status != 201 || r.body != `{"a":1,"b":["x"]}` {
 		t.Errorf("%s", r)
 	}
-	if r.header.Get("Content-Length") != fmt.Sprint(len(r.body)) || r.header.Get("Content-Type") != "application/json" {
+	if r.header.Get("Content-Length") != fmt.Sprint(len(r.raw)) || r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("headers %v", r.header)
 	}
 }

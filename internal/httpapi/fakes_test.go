@@ -255,7 +255,13 @@ func newFixture(t testing.TB, edit ...func(*Options)) *fixture {
 type response struct {
 	status int
 	header http.Header
-	body   string
+	// body is the body without the newline every JSON answer ends with;
+	// raw is the body as sent.
+	body, raw string
+}
+
+func newResponse(status int, h http.Header, raw string) response {
+	return response{status: status, header: h, body: strings.TrimSuffix(raw, "\n"), raw: raw}
 }
 
 func (r response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
@@ -282,7 +288,7 @@ func serve(t testing.TB, h http.Handler, r req) response {
 	h.ServeHTTP(rec, hr)
 	res := rec.Result()
 	b, _ := io.ReadAll(res.Body)
-	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+	return newResponse(res.StatusCode, res.Header, string(b))
 }
 
 func newRequest(t testing.TB, r req) *http.Request {
@@ -328,9 +334,11 @@ func checkInvariants(t testing.TB, r response, method string) {
 		}
 	} else if r.body != "" && !json.Valid([]byte(r.body)) {
 		t.Errorf("body is not JSON: %q", r.body)
+	} else if r.raw != "" && !strings.HasSuffix(r.raw, "}\n") && !strings.HasSuffix(r.raw, "]\n") {
+		t.Errorf("JSON body does not end with a newline: %q", r.raw)
 	}
-	if cl := r.header.Get("Content-Length"); cl != "" && method != http.MethodHead && cl != strconv.Itoa(len(r.body)) {
-		t.Errorf("Content-Length %s, body has %d bytes", cl, len(r.body))
+	if cl := r.header.Get("Content-Length"); cl != "" && method != http.MethodHead && cl != strconv.Itoa(len(r.raw)) {
+		t.Errorf("Content-Length %s, body has %d bytes", cl, len(r.raw))
 	}
 	switch wa := r.header.Get("WWW-Authenticate"); {
 	case r.status == http.StatusUnauthorized && wa != wwwAuthenticate:

@@ -254,7 +254,7 @@ func FuzzEndpoints(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		fx.e.ServeHTTP(rec, hr)
-		res := response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+		res := newResponse(rec.Code, rec.Header(), rec.Body.String())
 		if res.status >= 500 || res.status < 200 {
 			t.Fatalf("%s %q (%s): %s", hr.URL.Path, raw, ct, res)
 		}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -70,7 +71,9 @@ func (a *api) jwks(c echo.Context) error {
 	if etagMatches(c.Request().Header.Get("If-None-Match"), doc.ETag) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.Blob(http.StatusOK, mimeJSON, doc.Body)
+	// The signer's bytes are shared: copy them to add the newline every
+	// JSON answer ends with.
+	return c.Blob(http.StatusOK, mimeJSON, append(doc.Body[:len(doc.Body):len(doc.Body)], '\n'))
 }
 
 // etagMatches implements If-None-Match's weak comparison over a list
@@ -90,61 +93,35 @@ func etagMatches(header, etag string) bool {
 
 // discoveryDocument describes idp to clients and resource servers
 // (RFC 8414 authorization-server metadata, served at OpenID Connect's
-// discovery path where verifiers look for jwks_uri). idp issues no ID
-// tokens and has no authorization endpoint, so it claims neither; its own
-// endpoints are listed under descriptive names.
-func discoveryDocument(issuer, prefix string, accessAlgs []string, userIDClaim string) []byte {
+// discovery path where verifiers look for jwks_uri). It advertises only
+// what is mounted: this package's endpoints under descriptive names —
+// the tutorial's token/ takes email and password, not RFC 6749 forms, so
+// it is no token_endpoint and no grant type is claimed — plus the members
+// other surfaces contribute (extra: e.g. /oauth2's token_endpoint and
+// grant_types_supported), which win over the API's own of the same name.
+func discoveryDocument(issuer, prefix string, accessAlgs []string, userIDClaim string, extra map[string]any) []byte {
 	base := strings.TrimSuffix(issuer, "/")
 	api := base + prefix
-	doc := struct {
-		Issuer                   string   `json:"issuer"`
-		JWKSURI                  string   `json:"jwks_uri"`
-		TokenEndpoint            string   `json:"token_endpoint"`
-		TokenRefreshEndpoint     string   `json:"token_refresh_endpoint"`
-		TokenVerifyEndpoint      string   `json:"token_verify_endpoint"`
-		RegistrationEndpoint     string   `json:"user_registration_endpoint"`
-		LoggedUserEndpoint       string   `json:"logged_user_endpoint"`
-		GrantTypes               []string `json:"grant_types_supported"`
-		TokenEndpointAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
-		AccessTokenAlgs          []string `json:"access_token_signing_alg_values_supported"`
-		ClaimsSupported          []string `json:"claims_supported"`
-	}{
-		Issuer:                   issuer, // exactly the tokens' iss (RFC 8414 §3.3)
-		JWKSURI:                  base + "/.well-known/jwks.json",
-		TokenEndpoint:            api + "/token/",
-		TokenRefreshEndpoint:     api + "/token/refresh/",
-		TokenVerifyEndpoint:      api + "/token/verify/",
-		RegistrationEndpoint:     api + "/register/",
-		LoggedUserEndpoint:       api + "/logged-user/",
-		GrantTypes:               []string{"password", "refresh_token"},
-		TokenEndpointAuthMethods: []string{"none"},
-		AccessTokenAlgs:          slices.Compact(slices.Clone(accessAlgs)),
-		ClaimsSupported:          []string{"iss", "sub", "aud", "exp", "iat", "jti", "token_type", userIDClaim, "email"},
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		panic(err) // static types: cannot happen
-	}
-	return b
-}
-
-// withMetadata merges extra fields into a discovery document.
-func withMetadata(doc []byte, extra map[string]any) []byte {
-	if len(extra) == 0 {
-		return doc
-	}
-	fields := map[string]any{}
-	if err := json.Unmarshal(doc, &fields); err != nil {
-		panic(err) // our own document: cannot happen
+	doc := map[string]any{
+		"issuer":                                    issuer, // exactly the tokens' iss (RFC 8414 §3.3)
+		"jwks_uri":                                  base + "/.well-known/jwks.json",
+		"token_obtain_pair_endpoint":                api + "/token/",
+		"token_refresh_endpoint":                    api + "/token/refresh/",
+		"token_verify_endpoint":                     api + "/token/verify/",
+		"token_blacklist_endpoint":                  api + "/token/blacklist/",
+		"user_registration_endpoint":                api + "/register/",
+		"logged_user_endpoint":                      api + "/logged-user/",
+		"access_token_signing_alg_values_supported": slices.Compact(slices.Clone(accessAlgs)),
+		"claims_supported":                          []string{"iss", "sub", "aud", "exp", "iat", "jti", "token_type", userIDClaim, "email", "sid"},
 	}
 	for k, v := range extra {
-		fields[k] = v
+		doc[k] = v
 	}
-	b, err := json.Marshal(fields)
+	b, err := json.Marshal(doc) // members in key order: a stable document
 	if err != nil {
-		panic(err) // JSON values only
+		panic(fmt.Sprintf("discovery document: %v", err)) // the values are the caller's static metadata
 	}
-	return b
+	return append(b, '\n')
 }
 
 // GET /.well-known/openid-configuration

@@ -47,7 +47,7 @@ func (s *surface) metadataDocument(issuer string) []byte {
 	if err != nil {
 		panic(err) // static types: cannot happen
 	}
-	return b
+	return append(b, '\n') // like every JSON body of idp
 }
 
 // metadataPath is where RFC 8414 §3.1 puts the document: the well-known

@@ -258,7 +258,7 @@ func TestBoundedHashing(t *testing.T) {
 			case http.StatusServiceUnavailable:
 				busy++
 				slowestBusy = max(slowestBusy, a.took)
-				if a.retryAfter != "1" || a.body != `{"detail":"Service temporarily unavailable, try again later."}` {
+				if a.retryAfter != "1" || a.body != `{"detail":"Service temporarily unavailable, try again later."}`+"\n" {
 					t.Errorf("503 %d: Retry-After %q body %s", i, a.retryAfter, a.body)
 				}
 			default:

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -121,6 +122,13 @@ func (e *env) do(method, path, body string, headers ...string) response {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	// Every JSON answer ends with one newline; body is the JSON without it.
+	if len(b) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if !bytes.HasSuffix(b, []byte("\n")) {
+			e.t.Errorf("%s %s: JSON body does not end with a newline: %q", method, path, b)
+		}
+		b = bytes.TrimSuffix(b, []byte("\n"))
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }

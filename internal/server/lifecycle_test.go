@@ -644,7 +644,7 @@ func TestResolveKEKs(t *testing.T) {
 				}
 			}
 			var buf logBuffer
-			keks, err := ResolveKEKs(cfg, slog.New(slog.NewTextHandler(&buf, nil)))
+			keks, err := ResolveKEKs(cfg, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			out := buf.String()
 			if err != nil {
 				out += err.Error()

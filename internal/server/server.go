@@ -141,8 +141,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
 		JWKSMaxAge:       cfg.JWKS.MaxAge,
 		TrustedProxies:   proxies,
-		Metadata:         oauth2.MetadataFields(oauth),
+		Discovery:        oauth2.MetadataFields(oauth),
 		Logger:           log,
+		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
 	})
 	oauth2.Mount(e, oauth)
 	s.handler = e

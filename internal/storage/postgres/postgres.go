@@ -136,6 +136,31 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
+// SchemaVersion returns the schema version applied and the latest one
+// this binary embeds, reading only: unlike Version it creates no version
+// table, so a store never migrated reports 0 and is left as it was.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+	p, closeDB, err := s.provider(false)
+	if err != nil {
+		return 0, 0, err
+	}
+	closeDB() // only the embedded sources are read
+	for _, src := range p.ListSources() {
+		latest = max(latest, src.Version)
+	}
+	var tables int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_class WHERE oid = to_regclass('goose_db_version')`).Scan(&tables); err != nil {
+		return 0, latest, fmt.Errorf("read PostgreSQL schema version: %w", err)
+	}
+	if tables == 0 {
+		return 0, latest, nil
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version`).Scan(&current); err != nil {
+		return 0, latest, fmt.Errorf("read PostgreSQL schema version: %w", err)
+	}
+	return current, latest, nil
+}
+
 func (s *Store) provider(locked bool) (*goose.Provider, func(), error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {

@@ -54,6 +54,10 @@ const readConns = 4
 type Options struct {
 	// Path is the database file; its directory is created (0700) if missing.
 	Path string
+	// MustExist opens an existing file only: Open creates neither the
+	// file nor its directory and fails (wrapping os.ErrNotExist) if the
+	// file is missing.
+	MustExist bool
 	// Logger receives the store's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -84,16 +88,24 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if strings.ContainsRune(opts.Path, '?') || strings.HasPrefix(opts.Path, "file:") {
 		return nil, fmt.Errorf("open SQLite: path %q: must be a plain file path without '?' or a file: prefix", opts.Path)
 	}
-	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
-		return nil, fmt.Errorf("open SQLite: create directory: %w", err)
+	if opts.MustExist {
+		f, err := os.OpenFile(opts.Path, os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite: %w", err)
+		}
+		f.Close()
+	} else {
+		if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("open SQLite: create directory: %w", err)
+		}
+		// Create the file private (it holds password hashes and sealed
+		// keys); SQLite gives its -wal and -shm files the same mode.
+		f, err := os.OpenFile(opts.Path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite: %w", err)
+		}
+		f.Close()
 	}
-	// Create the file private (it holds password hashes and sealed keys);
-	// SQLite gives its -wal and -shm files the same mode.
-	f, err := os.OpenFile(opts.Path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open SQLite: %w", err)
-	}
-	f.Close()
 
 	// The write connection opens first: it switches the file to WAL before
 	// any reader connects.
@@ -170,6 +182,30 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read SQLite schema version: %w", err)
 	}
 	return v, nil
+}
+
+// SchemaVersion returns the schema version applied and the latest one
+// this binary embeds, reading only: unlike Version it creates no version
+// table, so a store never migrated reports 0 and is left as it was.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+	p, err := s.provider()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, src := range p.ListSources() {
+		latest = max(latest, src.Version)
+	}
+	var tables int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`).Scan(&tables); err != nil {
+		return 0, latest, fmt.Errorf("read SQLite schema version: %w", err)
+	}
+	if tables == 0 {
+		return 0, latest, nil
+	}
+	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version`).Scan(&current); err != nil {
+		return 0, latest, fmt.Errorf("read SQLite schema version: %w", err)
+	}
+	return current, latest, nil
 }
 
 func (s *Store) provider() (*goose.Provider, error) {
