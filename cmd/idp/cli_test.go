@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/idp/idp/internal/config"
+	"github.com/idp/idp/internal/storage/sqlite"
 	"github.com/idp/idp/internal/storage/storagetest"
 )
 
@@ -350,7 +352,7 @@ func TestMigrate(t *testing.T) {
 		t.Setenv("IDP_DATABASE_SQLITE_PATH", path)
 		for i := range 2 {
 			r := idp(t, nil, "migrate").mustSucceed(t)
-			if r.stdout != "migrations applied (sqlite "+path+"): schema version 4\n" {
+			if r.stdout != "migrations applied (sqlite "+path+"): schema version "+strconv.FormatInt(sqlite.LatestVersion(), 10)+"\n" {
 				t.Errorf("run %d: stdout %q", i, r.stdout)
 			}
 		}

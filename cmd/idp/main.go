@@ -94,6 +94,7 @@ came from). With no database.url, idp keeps its data in an embedded SQLite file;
 		a.usersCmd(),
 		a.keysCmd(),
 		a.tokensCmd(),
+		a.clientsCmd(),
 		a.configCmd(),
 		a.versionCmd(),
 	)

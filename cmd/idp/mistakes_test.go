@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/idp/idp/internal/storage/sqlite"
 	"github.com/idp/idp/internal/storage/storagetest"
 )
 
@@ -181,7 +182,7 @@ func TestCommandsRefuseAnUnmigratedStore(t *testing.T) {
 		}
 		defer db.Close()
 		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM goose_db_version WHERE version_id = 4`).Scan(&n); err != nil || n != 0 {
+		if err := db.QueryRow(`SELECT count(*) FROM goose_db_version WHERE version_id = ?`, sqlite.LatestVersion()).Scan(&n); err != nil || n != 0 {
 			t.Errorf("the refused command migrated the store (%d, %v)", n, err)
 		}
 	})

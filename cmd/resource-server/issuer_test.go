@@ -99,7 +99,10 @@ func newFakeIssuer(t testing.TB, keys ...jwk.Key) *fakeIssuer {
 	f := &fakeIssuer{keys: keys, maxAge: 3600, fetched: make(chan struct{}, 100)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
+	// Under the lock: serve reads URL, and may already be running.
+	f.mu.Lock()
 	f.URL = f.srv.URL
+	f.mu.Unlock()
 	return f
 }
 

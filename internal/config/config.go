@@ -31,6 +31,7 @@ type Config struct {
 	JWKS      JWKS      `mapstructure:"jwks"`
 	Passwords Passwords `mapstructure:"passwords"`
 	Login     Login     `mapstructure:"login"`
+	OAuth2    OAuth2    `mapstructure:"oauth2"`
 	CORS      CORS      `mapstructure:"cors"`
 }
 
@@ -228,6 +229,7 @@ func Default() Config {
 			MaxBlock:                15 * time.Minute,
 			AccountBlock:            time.Minute,
 		},
+		OAuth2: defaultOAuth2(),
 		CORS: CORS{
 			AllowedOrigins: []string{},
 			MaxAge:         10 * time.Minute,

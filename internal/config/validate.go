@@ -221,6 +221,7 @@ func (c Config) Validate() error {
 		bad("login.account_block", l.AccountBlock, "must be at most 1h: it locks the account's owner out too")
 	}
 
+	c.OAuth2.validate(bad)
 	p = append(p, c.CORS.problems()...)
 
 	if len(p) > 0 {
@@ -258,6 +259,7 @@ func (c CORS) problems() []string {
 var reservedClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true,
 	"jti": true, "token_type": true, "email": true, "fid": true, "auth_time": true, "sid": true,
+	"client_id": true, "scope": true,
 }
 
 func claimName(s string) bool {

@@ -19,8 +19,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/idp/idp/internal/authn"
+	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/httpapi"
+	"github.com/idp/idp/internal/oauth2"
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/throttle"
@@ -51,6 +53,7 @@ type Server struct {
 	Guard  *throttle.Guard
 	// Login is the one password-login path, for every surface.
 	Login   *authn.Service
+	Clients *clients.Registry
 	handler http.Handler
 }
 
@@ -87,6 +90,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Families:     opts.Store,
 		Users:        opts.Store,
 		Audit:        opts.Store,
+		Revoked:      opts.Store,
 		Issuer:       cfg.IssuerURL(),
 		Audience:     cfg.Tokens.Audience,
 		AccessAlg:    cfg.Keys.AccessAlgorithm,
@@ -117,8 +121,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login}
-	s.handler = httpapi.New(httpapi.Options{
+	registry, err := NewClients(cfg, opts.Store, now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, Clients: registry}
+	oauth := s.oauth2Options()
+	e := httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
 		Sessions:         ts,
@@ -132,9 +141,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
 		JWKSMaxAge:       cfg.JWKS.MaxAge,
 		TrustedProxies:   proxies,
+		Discovery:        oauth2.MetadataFields(oauth),
 		Logger:           log,
 		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
 	})
+	oauth2.Mount(e, oauth)
+	s.handler = e
 	return s, nil
 }
 
@@ -215,7 +227,10 @@ func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err erro
 		return sessions, 0, err
 	}
 	throttles, err = s.Guard.Cleanup(ctx, s.cfg.Tokens.FlushBatch)
-	return sessions, throttles, err
+	if err != nil {
+		return sessions, throttles, err
+	}
+	return sessions, throttles, s.flushRevoked(ctx)
 }
 
 // Flush runs the janitor once over a store, without a running server
@@ -230,7 +245,15 @@ func Flush(ctx context.Context, cfg config.Config, store storage.Store, log *slo
 		return sessions, 0, err
 	}
 	throttles, err = guard.Cleanup(ctx, cfg.Tokens.FlushBatch)
-	return sessions, throttles, err
+	if err != nil {
+		return sessions, throttles, err
+	}
+	if n, err := tokens.FlushRevokedTokens(ctx, store, time.Now(), cfg.Tokens.FlushBatch); err != nil {
+		return sessions, throttles, err
+	} else if n > 0 {
+		log.Info("flush", "revoked_tokens_deleted", n)
+	}
+	return sessions, throttles, nil
 }
 
 // Handler is the HTTP API.

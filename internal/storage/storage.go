@@ -28,6 +28,8 @@ type Store interface {
 	Families
 	Throttles
 	Audit
+	Clients
+	RevokedTokens
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Backend names the implementation ("postgres" or "sqlite").

@@ -54,28 +54,47 @@ func (s *Service) pair(f storage.Family, u storage.User, now time.Time) (Pair, e
 // family row decides: the immediate predecessor within the grace window
 // gets the current refresh token again (identical bytes) with a new access
 // token; any other rotated-out token revokes the family (reuse detected).
+// A refresh token issued to an OAuth 2.0 client refreshes only at
+// /oauth2/token (RefreshGrant), bound to that client.
 func (s *Service) Refresh(ctx context.Context, refresh string, c Client) (Pair, error) {
 	cl, err := s.parse(refresh, kindRefresh)
 	if err != nil {
 		return Pair{}, err
 	}
+	if cl.clientID != "" {
+		return Pair{}, invalid("refresh token of an OAuth 2.0 client")
+	}
+	f, u, now, err := s.rotate(ctx, cl, c)
+	if err != nil {
+		return Pair{}, err
+	}
+	return s.pair(f, u, now)
+}
+
+// rotate checks the user of a verified refresh token and rotates its
+// family, or finds the grace answer: it returns the family whose current
+// token to hand out.
+func (s *Service) rotate(ctx context.Context, cl *claims, c Client) (storage.Family, storage.User, time.Time, error) {
+	fail := func(err error) (storage.Family, storage.User, time.Time, error) {
+		return storage.Family{}, storage.User{}, time.Time{}, err
+	}
 	u, err := s.users.GetUser(ctx, cl.userID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return Pair{}, &reasonError{ErrNoActiveAccount, "user deleted"}
+		return fail(&reasonError{ErrNoActiveAccount, "user deleted"})
 	}
 	if err != nil {
-		return Pair{}, fmt.Errorf("refresh: load user: %w", err)
+		return fail(fmt.Errorf("refresh: load user: %w", err))
 	}
 	if !u.IsActive {
-		return Pair{}, &reasonError{ErrNoActiveAccount, "user inactive"}
+		return fail(&reasonError{ErrNoActiveAccount, "user inactive"})
 	}
 	if u.PasswordChangedAt.Unix() > cl.authTime.Unix() {
-		return Pair{}, &reasonError{ErrBlacklisted, "password changed since login"}
+		return fail(&reasonError{ErrBlacklisted, "password changed since login"})
 	}
 
 	key, err := s.keys.SigningKey(s.refreshAlg)
 	if err != nil {
-		return Pair{}, fmt.Errorf("refresh: %w", err)
+		return fail(fmt.Errorf("refresh: %w", err))
 	}
 	now := storeTime(s.now())
 	f, err := s.families.RotateFamily(ctx, storage.Rotation{
@@ -86,40 +105,45 @@ func (s *Service) Refresh(ctx context.Context, refresh string, c Client) (Pair, 
 		At:       now,
 	})
 	if err == nil {
-		return s.pair(f, u, now)
+		return f, u, now, nil
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
-		return Pair{}, fmt.Errorf("refresh: rotate family: %w", err)
+		return fail(fmt.Errorf("refresh: rotate family: %w", err))
 	}
-	return s.notRotated(ctx, cl, u, c, now)
+	f, err = s.notRotated(ctx, cl, c, now)
+	if err != nil {
+		return fail(err)
+	}
+	return f, u, now, nil
 }
 
-// notRotated decides why a rotation did not happen, from the family row.
-func (s *Service) notRotated(ctx context.Context, cl *claims, u storage.User, c Client, now time.Time) (Pair, error) {
+// notRotated decides why a rotation did not happen, from the family row:
+// the family to answer from (grace), or the error.
+func (s *Service) notRotated(ctx context.Context, cl *claims, c Client, now time.Time) (storage.Family, error) {
 	f, err := s.families.GetFamily(ctx, cl.familyID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return Pair{}, invalid("unknown family")
+		return storage.Family{}, invalid("unknown family")
 	}
 	if err != nil {
-		return Pair{}, fmt.Errorf("refresh: load family: %w", err)
+		return storage.Family{}, fmt.Errorf("refresh: load family: %w", err)
 	}
 	switch {
 	case f.UserID != cl.userID:
-		return Pair{}, invalid("family of another user")
+		return storage.Family{}, invalid("family of another user")
 	case !f.RevokedAt.IsZero():
-		return Pair{}, &reasonError{ErrBlacklisted, "family revoked"}
+		return storage.Family{}, &reasonError{ErrBlacklisted, "family revoked"}
 	case !now.Before(f.ExpiresAt):
-		return Pair{}, invalid("session expired")
+		return storage.Family{}, invalid("session expired")
 	case cl.jti == f.CurrentJTI:
 		// The update refused a live, current token: it changed under us
 		// (revoked or expired in between). Not reuse.
-		return Pair{}, invalid("family changed during refresh")
+		return storage.Family{}, invalid("family changed during refresh")
 	case s.inGrace(cl.jti, f, now):
-		return s.pair(f, u, now)
+		return f, nil
 	}
 	revoked, err := s.families.RevokeFamily(ctx, f.ID, now, "reuse_detected")
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return Pair{}, fmt.Errorf("refresh: revoke family after reuse: %w", err)
+		return storage.Family{}, fmt.Errorf("refresh: revoke family after reuse: %w", err)
 	}
 	if revoked {
 		s.log.WarnContext(ctx, "refresh token reuse detected; family revoked",
@@ -135,7 +159,7 @@ func (s *Service) notRotated(ctx context.Context, cl *claims, u storage.User, c 
 			Detail:    fmt.Sprintf("rotated-out refresh token presented at generation %d; family revoked", f.Generation),
 		})
 	}
-	return Pair{}, &reasonError{ErrBlacklisted, "reuse detected"}
+	return storage.Family{}, &reasonError{ErrBlacklisted, "reuse detected"}
 }
 
 // inGrace: jti is the immediate predecessor of f's current token and the
@@ -153,14 +177,21 @@ func (s *Service) recordAudit(ctx context.Context, e storage.AuditEvent) {
 	}
 }
 
-// VerifyAccess verifies an access token and returns its claims.
-func (s *Service) VerifyAccess(_ context.Context, token string) (AccessClaims, error) {
+// VerifyAccess verifies an access token and returns its claims. An OAuth
+// 2.0 access token revoked by its client (RFC 7009) is invalid.
+func (s *Service) VerifyAccess(ctx context.Context, token string) (AccessClaims, error) {
 	cl, err := s.parse(token, kindAccess)
 	if err != nil {
 		return AccessClaims{}, err
 	}
 	if !cl.hasUserID {
 		return AccessClaims{}, ErrNoUserID
+	}
+	if revoked, err := s.isRevoked(ctx, cl); err != nil || revoked {
+		if err == nil {
+			err = invalid("revoked")
+		}
+		return AccessClaims{}, err
 	}
 	return AccessClaims{
 		UserID:    cl.userID,
@@ -181,6 +212,12 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 	if err != nil || cl.kind != kindRefresh {
 		return err
 	}
+	return s.checkFamily(ctx, cl)
+}
+
+// checkFamily: a verified refresh token's family is live and its jti the
+// current one or the predecessor within the grace window.
+func (s *Service) checkFamily(ctx context.Context, cl *claims) error {
 	f, err := s.families.GetFamily(ctx, cl.familyID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return invalid("unknown family")

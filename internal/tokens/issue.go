@@ -136,6 +136,14 @@ func (s *Service) signAccess(u storage.User, sid string, now time.Time) (string,
 // Ed25519 signatures are deterministic), so the same row always gives the
 // same bytes: the grace answer re-signs the token the winner received.
 func (s *Service) signRefresh(f storage.Family) (string, error) {
+	return s.signRefreshWith(f, nil)
+}
+
+// signRefreshWith is signRefresh for a family started by an OAuth 2.0
+// grant g (nil: /api/token/): the token also carries the client and the
+// granted scope, which never change over the family's life, so the token
+// is still a pure function of the row and g.
+func (s *Service) signRefreshWith(f storage.Family, g *Grant) (string, error) {
 	key, err := s.keys.VerificationKey(f.CurrentKID)
 	if err != nil {
 		return "", fmt.Errorf("refresh token: key %s: %w", f.CurrentKID, err)
@@ -143,7 +151,11 @@ func (s *Service) signRefresh(f storage.Family) (string, error) {
 	if key.Signer() == nil {
 		return "", fmt.Errorf("refresh token: key %s has no private key", f.CurrentKID)
 	}
-	exp := f.RotatedAt.Add(s.refreshTTL)
+	ttl := s.refreshTTL
+	if g != nil {
+		ttl = shorter(g.RefreshTTL, s.refreshTTL)
+	}
+	exp := f.RotatedAt.Add(ttl)
 	if f.ExpiresAt.Before(exp) {
 		exp = f.ExpiresAt
 	}
@@ -158,6 +170,10 @@ func (s *Service) signRefresh(f storage.Family) (string, error) {
 	w.str("aud", s.issuer)
 	w.str(claimFamily, f.ID)
 	w.int(claimAuthTime, f.CreatedAt.Unix())
+	if g != nil {
+		w.str(claimClientID, g.ClientID)
+		w.str(claimScope, strings.Join(g.Scope, " "))
+	}
 	tok, err := sign(key, kinds[kindRefresh].typ, w.bytes())
 	if err != nil {
 		return "", fmt.Errorf("refresh token: %w", err)

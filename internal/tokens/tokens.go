@@ -56,6 +56,9 @@ type Options struct {
 	Families storage.Families
 	Users    storage.Users
 	Audit    storage.Audit // may be nil
+	// Revoked is the deny-list of revoked OAuth 2.0 access tokens; nil:
+	// none (access tokens cannot be revoked).
+	Revoked storage.RevokedTokens
 	// Issuer is the iss claim of every token and the aud of refresh tokens.
 	Issuer string
 	// Audience is the aud claim of access tokens; empty: no aud claim
@@ -88,6 +91,8 @@ type Service struct {
 	families    storage.Families
 	users       storage.Users
 	audit       storage.Audit
+	revoked     storage.RevokedTokens
+	verified    *verifiedCache
 	issuer      string
 	audience    []string
 	accessAlg   string
@@ -107,6 +112,7 @@ type Service struct {
 var reservedClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
 	claimTokenType: true, claimEmail: true, claimFamily: true, claimAuthTime: true, claimSession: true,
+	claimClientID: true, claimScope: true,
 }
 
 // New checks the options and returns a Service.
@@ -116,6 +122,8 @@ func New(opts Options) (*Service, error) {
 		families:    opts.Families,
 		users:       opts.Users,
 		audit:       opts.Audit,
+		revoked:     opts.Revoked,
+		verified:    newVerifiedCache(verifiedCacheSize),
 		issuer:      opts.Issuer,
 		audience:    append([]string(nil), opts.Audience...),
 		accessAlg:   orDefault(opts.AccessAlg, signer.RS256),

@@ -48,6 +48,10 @@ type claims struct {
 	authTime  time.Time
 	userID    int64
 	hasUserID bool // the user id claim is present and a JSON integer
+	// clientID and scope are set on tokens issued at /oauth2/token (RFC
+	// 9068 client_id, scope split on spaces).
+	clientID string
+	scope    []string
 }
 
 // parse verifies token and reads its claims. want is the kind required
@@ -117,11 +121,20 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 	if c.audience, ok = audience(raw["aud"]); !ok {
 		return nil, invalid("aud")
 	}
+	if err := c.grantClaims(raw); err != nil {
+		return nil, err
+	}
 	wantAud := s.audience
 	if c.kind == kindRefresh {
 		wantAud = []string{s.issuer}
 	}
-	if !sameSet(c.audience, wantAud) {
+	switch {
+	case c.kind == kindAccess && c.clientID != "":
+		// An OAuth 2.0 access token names its own audience (RFC 8707).
+		if len(c.audience) == 0 {
+			return nil, invalid("aud")
+		}
+	case !sameSet(c.audience, wantAud):
 		return nil, invalid("aud")
 	}
 

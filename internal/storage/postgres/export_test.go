@@ -38,3 +38,10 @@ func (s *Store) HOTUpdatesForTest(ctx context.Context) (updates, hot int64, err 
 		WHERE relid = 'refresh_families'::regclass`).Scan(&updates, &hot)
 	return updates, hot, err
 }
+
+// MigrationCountForTest is how many migrations are embedded (the numbers
+// have gaps: each issue has its own range). Tests only.
+func MigrationCountForTest() int {
+	entries, _ := migrations.ReadDir("migrations")
+	return len(entries)
+}

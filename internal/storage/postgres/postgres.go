@@ -21,6 +21,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -41,6 +42,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/storage/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -61,6 +63,9 @@ type Options struct {
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	// Tables are the tables written once for both stores, on db.
+	*sqlstore.Tables
+	db *sql.DB
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -93,7 +98,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
 	}
 	log.Debug("opened PostgreSQL store", "at", where)
-	return &Store{pool: pool, log: log}, nil
+	db := stdlib.OpenDBFromPool(pool)
+	return &Store{pool: pool, log: log, Tables: sqlstore.New(db, db, dialect), db: db}, nil
 }
 
 // Migrate applies the embedded migrations that are not applied yet. It is
@@ -195,6 +201,7 @@ func (s *Store) Backend() string { return "postgres" }
 
 // Close closes the pool.
 func (s *Store) Close() error {
+	s.db.Close()
 	s.pool.Close()
 	return nil
 }

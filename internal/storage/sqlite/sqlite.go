@@ -36,6 +36,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/storage/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -68,6 +69,8 @@ type Store struct {
 	// r is the pool of read-only connections.
 	r   *sql.DB
 	log *slog.Logger
+	// Tables are the tables written once for both stores.
+	*sqlstore.Tables
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -116,7 +119,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open SQLite at %s: %w", opts.Path, err)
 	}
 	log.Debug("opened SQLite store", "path", opts.Path)
-	return &Store{w: w, r: r, log: log}, nil
+	return &Store{w: w, r: r, log: log, Tables: sqlstore.New(r, w, dialect)}, nil
 }
 
 // dsn is the modernc.org/sqlite data source for path: every connection

@@ -1,0 +1,16 @@
+package sqlite
+
+import (
+	"database/sql"
+	"time"
+
+	"github.com/idp/idp/internal/storage/sqlstore"
+)
+
+// dialect is SQLite's side of the tables written once in sqlstore: ?
+// placeholders, times as INTEGER unix microseconds.
+var dialect = sqlstore.Dialect{
+	Time:      micros,
+	ScanTime:  func(t *time.Time) sql.Scanner { return microTime{t} },
+	Translate: translate,
+}

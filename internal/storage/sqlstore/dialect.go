@@ -1,0 +1,41 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect is what differs between the backends for the shared tables.
+type Dialect struct {
+	// Numbered placeholders: $1, $2, … (PostgreSQL); otherwise ?.
+	Numbered bool
+	// Time encodes a time argument; the zero time must become NULL.
+	Time func(time.Time) any
+	// ScanTime scans a time column into *t (NULL: the zero time), in UTC.
+	ScanTime func(t *time.Time) sql.Scanner
+	// Translate maps driver errors to storage.ErrConflict / ErrNotFound.
+	Translate func(error) error
+}
+
+// rebind rewrites the ? placeholders of q for the dialect. The shared
+// statements contain no ? inside literals.
+func (d Dialect) rebind(q string) string {
+	if !d.Numbered {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,14 @@
+// Package sqlstore holds the SQL both stores share: the tables whose
+// statements are the same on SQLite and PostgreSQL are written here ONCE,
+// over database/sql, and each backend supplies a Dialect with the few
+// real differences — placeholders ($n or ?), how a time is encoded
+// (timestamptz or INTEGER unix microseconds) and which driver error codes
+// mean a conflict. It also holds the text rules both stores apply.
+//
+// Tables written here: oauth2_clients and revoked_tokens (migrations
+// 00010 and 00011 of each backend). The older tables (users, keys,
+// families, throttles, audit) still have their statements in each backend.
+//
+// It imports internal/storage and nothing else of idp's; only the
+// backends import it.
+package sqlstore
