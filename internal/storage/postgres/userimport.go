@@ -9,13 +9,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/idp/idp/internal/storage"
-	"github.com/idp/idp/internal/storage/sqlshared"
+	"github.com/idp/idp/internal/storage/sqlstore"
 )
 
 var _ storage.UserImports = (*Store)(nil)
 
 // userImport stages with COPY into a temporary table dropped at commit; the
-// rest is sqlshared's SQL.
+// rest is sqlstore's SQL.
 type userImport struct {
 	tx      pgx.Tx
 	indexed bool
@@ -67,7 +67,7 @@ func (im *userImport) Stage(ctx context.Context, users []storage.User) error {
 // and a million-row join needs the statistics), and runs the clash query.
 func (im *userImport) Clashes(ctx context.Context) ([]storage.ImportClash, error) {
 	if !im.indexed {
-		qs := append(append([]string{`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`}, sqlshared.UserImportIndexes...), `ANALYZE user_import`)
+		qs := append(append([]string{`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`}, sqlstore.UserImportIndexes...), `ANALYZE user_import`)
 		for _, q := range qs {
 			if _, err := im.tx.Exec(ctx, q); err != nil {
 				return nil, fmt.Errorf("user import clashes: %w", err)
@@ -75,7 +75,7 @@ func (im *userImport) Clashes(ctx context.Context) ([]storage.ImportClash, error
 		}
 		im.indexed = true
 	}
-	rows, err := im.tx.Query(ctx, sqlshared.UserImportClashes)
+	rows, err := im.tx.Query(ctx, sqlstore.UserImportClashes)
 	if err != nil {
 		return nil, fmt.Errorf("user import clashes: %w", err)
 	}
@@ -98,7 +98,7 @@ func (im *userImport) Clashes(ctx context.Context) ([]storage.ImportClash, error
 
 // Drop removes staged users.
 func (im *userImport) Drop(ctx context.Context, ids []int64) error {
-	for _, q := range sqlshared.UserImportDrop(ids) {
+	for _, q := range sqlstore.UserImportDrop(ids) {
 		if _, err := im.tx.Exec(ctx, q); err != nil {
 			return fmt.Errorf("drop staged users: %w", err)
 		}
@@ -114,28 +114,28 @@ func (im *userImport) Apply(ctx context.Context, update, dryRun bool) (storage.I
 			return r, err
 		}
 	}
-	if err := im.tx.QueryRow(ctx, sqlshared.UserImportExisting).Scan(&r.Existing); err != nil {
+	if err := im.tx.QueryRow(ctx, sqlstore.UserImportExisting).Scan(&r.Existing); err != nil {
 		return r, fmt.Errorf("apply user import: %w", err)
 	}
 	if dryRun || !update {
-		if err := im.tx.QueryRow(ctx, sqlshared.UserImportChanged).Scan(&r.Changed); err != nil {
+		if err := im.tx.QueryRow(ctx, sqlstore.UserImportChanged).Scan(&r.Changed); err != nil {
 			return r, fmt.Errorf("apply user import: %w", err)
 		}
 	} else {
-		tag, err := im.tx.Exec(ctx, sqlshared.UserImportUpdate)
+		tag, err := im.tx.Exec(ctx, sqlstore.UserImportUpdate)
 		if err != nil {
 			return r, fmt.Errorf("apply user import: update: %w", translate(err))
 		}
 		r.Changed = tag.RowsAffected()
 	}
 	if dryRun {
-		err := im.tx.QueryRow(ctx, sqlshared.UserImportNew).Scan(&r.Inserted)
+		err := im.tx.QueryRow(ctx, sqlstore.UserImportNew).Scan(&r.Inserted)
 		if err != nil {
 			return r, fmt.Errorf("apply user import: %w", err)
 		}
 		return r, nil
 	}
-	tag, err := im.tx.Exec(ctx, sqlshared.UserImportInsert)
+	tag, err := im.tx.Exec(ctx, sqlstore.UserImportInsert)
 	if err != nil {
 		return r, fmt.Errorf("apply user import: insert: %w", translate(err))
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/idp/idp/internal/storage"
-	"github.com/idp/idp/internal/storage/sqlshared"
+	"github.com/idp/idp/internal/storage/sqlstore"
 )
 
 var _ storage.UserImports = (*Store)(nil)
@@ -38,7 +38,7 @@ func (s *Store) BeginUserImport(ctx context.Context) (storage.UserImport, error)
 			return nil, fmt.Errorf("begin user import: staging table: %w", err)
 		}
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO user_import (`+sqlshared.UserImportColumns+`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO user_import (`+sqlstore.UserImportColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		tx.Rollback()
@@ -66,14 +66,14 @@ func (im *userImport) Stage(ctx context.Context, users []storage.User) error {
 // Clashes indexes the staging table and runs the clash query.
 func (im *userImport) Clashes(ctx context.Context) ([]storage.ImportClash, error) {
 	if !im.indexed {
-		for _, q := range sqlshared.UserImportIndexes {
+		for _, q := range sqlstore.UserImportIndexes {
 			if _, err := im.tx.ExecContext(ctx, q); err != nil {
 				return nil, fmt.Errorf("user import clashes: %w", err)
 			}
 		}
 		im.indexed = true
 	}
-	rows, err := im.tx.QueryContext(ctx, sqlshared.UserImportClashes)
+	rows, err := im.tx.QueryContext(ctx, sqlstore.UserImportClashes)
 	if err != nil {
 		return nil, fmt.Errorf("user import clashes: %w", err)
 	}
@@ -96,7 +96,7 @@ func (im *userImport) Clashes(ctx context.Context) ([]storage.ImportClash, error
 
 // Drop removes staged users.
 func (im *userImport) Drop(ctx context.Context, ids []int64) error {
-	for _, q := range sqlshared.UserImportDrop(ids) {
+	for _, q := range sqlstore.UserImportDrop(ids) {
 		if _, err := im.tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("drop staged users: %w", err)
 		}
@@ -112,27 +112,27 @@ func (im *userImport) Apply(ctx context.Context, update, dryRun bool) (storage.I
 			return r, err
 		}
 	}
-	if err := im.tx.QueryRowContext(ctx, sqlshared.UserImportExisting).Scan(&r.Existing); err != nil {
+	if err := im.tx.QueryRowContext(ctx, sqlstore.UserImportExisting).Scan(&r.Existing); err != nil {
 		return r, fmt.Errorf("apply user import: %w", err)
 	}
 	if dryRun || !update {
-		if err := im.tx.QueryRowContext(ctx, sqlshared.UserImportChanged).Scan(&r.Changed); err != nil {
+		if err := im.tx.QueryRowContext(ctx, sqlstore.UserImportChanged).Scan(&r.Changed); err != nil {
 			return r, fmt.Errorf("apply user import: %w", err)
 		}
 	} else {
-		res, err := im.tx.ExecContext(ctx, sqlshared.UserImportUpdate)
+		res, err := im.tx.ExecContext(ctx, sqlstore.UserImportUpdate)
 		if err != nil {
 			return r, fmt.Errorf("apply user import: update: %w", translate(err))
 		}
 		r.Changed, _ = res.RowsAffected()
 	}
 	if dryRun {
-		if err := im.tx.QueryRowContext(ctx, sqlshared.UserImportNew).Scan(&r.Inserted); err != nil {
+		if err := im.tx.QueryRowContext(ctx, sqlstore.UserImportNew).Scan(&r.Inserted); err != nil {
 			return r, fmt.Errorf("apply user import: %w", err)
 		}
 		return r, nil
 	}
-	res, err := im.tx.ExecContext(ctx, sqlshared.UserImportInsert)
+	res, err := im.tx.ExecContext(ctx, sqlstore.UserImportInsert)
 	if err != nil {
 		return r, fmt.Errorf("apply user import: insert: %w", translate(err))
 	}

@@ -8,6 +8,9 @@
 // Tables written here: oauth2_clients and revoked_tokens (migrations
 // 00010 and 00011 of each backend). The older tables (users, keys,
 // families, throttles, audit) still have their statements in each backend.
+// The user import's staging SQL (userimport_sql.go) is shared too: each
+// backend only loads the staging table its own way (COPY on PostgreSQL,
+// a prepared INSERT on SQLite) and runs these statements in its transaction.
 //
 // It imports internal/storage and nothing else of idp's; only the
 // backends import it.

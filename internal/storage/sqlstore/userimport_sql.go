@@ -1,6 +1,4 @@
-// Package sqlshared holds SQL that both backends run verbatim, so that it is
-// written once. It imports nothing.
-package sqlshared
+package sqlstore
 
 import (
 	"strconv"
