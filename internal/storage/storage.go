@@ -30,6 +30,7 @@ type Store interface {
 	Audit
 	Clients
 	RevokedTokens
+	BrowserSessions
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Backend names the implementation ("postgres" or "sqlite").
