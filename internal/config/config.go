@@ -138,7 +138,8 @@ type Login struct {
 	// MaxFailuresPerIP failures from one IP (IPv6: its /64) block it alike.
 	MaxFailuresPerIP int64 `mapstructure:"max_failures_per_ip"`
 	// MaxFailuresPerAccount failures on one account from anywhere block it
-	// for AccountBlock (short, so its owner is never locked out for long).
+	// for unknown clients for AccountBlock, doubling up to MaxBlock; known
+	// clients (device cookie, known IP) are exempt.
 	MaxFailuresPerAccount int64         `mapstructure:"max_failures_per_account"`
 	Block                 time.Duration `mapstructure:"block"`
 	MaxBlock              time.Duration `mapstructure:"max_block"`

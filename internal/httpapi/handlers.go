@@ -114,7 +114,7 @@ func (a *api) obtainToken(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	client := clientOf(c)
-	res, err := a.login.Login(ctx, authn.Attempt{Email: email, Password: password, IP: client.IP, UserAgent: client.UserAgent})
+	res, err := a.login.Login(ctx, authn.Attempt{Email: email, Password: password, IP: client.IP, UserAgent: client.UserAgent, Device: deviceCookie(c)})
 	var te *authn.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -131,6 +131,7 @@ func (a *api) obtainToken(c echo.Context) error {
 	if err != nil {
 		return errInternal(err)
 	}
+	setDeviceCookie(c, res)
 	return writeJSON(c, http.StatusOK, pairBody{Refresh: pair.Refresh, Access: pair.Access})
 }
 
