@@ -91,7 +91,8 @@ type Keys struct {
 	// AccessAlgorithm signs access tokens: RS256, EdDSA or ES256.
 	AccessAlgorithm string `mapstructure:"access_algorithm"`
 	// RefreshAlgorithm signs refresh tokens: RS256 or EdDSA (deterministic
-	// signatures; only idp verifies them).
+	// signatures; only idp verifies them), not AccessAlgorithm: each token
+	// type verifies only with keys of its own ring.
 	RefreshAlgorithm string `mapstructure:"refresh_algorithm"`
 	RSABits          int    `mapstructure:"rsa_bits"`
 	// RotationPeriod is how long a key signs before the next one takes over.

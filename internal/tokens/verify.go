@@ -110,6 +110,13 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 	if c.kind == kindAny {
 		return nil, invalid("typ and token_type")
 	}
+	// Keys are bound to token types: an access token verifies only with a
+	// key of the access ring, a refresh token only with one of the
+	// refresh ring (rings are per algorithm; config keeps them distinct),
+	// so a key of one ring, stolen, forges nothing of the other type.
+	if ring := s.ringAlg(c.kind); string(kp.alg) != ring {
+		return nil, invalid(kinds[c.kind].tokenType + " token signed with a " + string(kp.alg) + " key, not of its " + ring + " ring")
+	}
 	if want != kindAny && c.kind != want {
 		return nil, &reasonError{ErrWrongType, kinds[c.kind].tokenType + " token"}
 	}
@@ -156,6 +163,14 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 		}
 	}
 	return c, nil
+}
+
+// ringAlg is the algorithm of the key ring that signs tokens of kind k.
+func (s *Service) ringAlg(k kind) string {
+	if k == kindRefresh {
+		return s.refreshAlg
+	}
+	return s.accessAlg
 }
 
 // checkCompact accepts only the canonical compact serialization: three
@@ -224,7 +239,8 @@ type keyProvider struct {
 	keys   KeySource
 	kid    string
 	typ    string
-	reason string // why no key was given
+	alg    jwa.SignatureAlgorithm // the key's
+	reason string                 // why no key was given
 }
 
 func (p *keyProvider) FetchKeys(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
@@ -243,7 +259,7 @@ func (p *keyProvider) FetchKeys(_ context.Context, sink jws.KeySink, sig *jws.Si
 		p.reason = "alg does not match the key"
 		return errors.New(p.reason)
 	}
-	p.kid, p.typ = kid, h.Type()
+	p.kid, p.typ, p.alg = kid, h.Type(), key.Alg
 	sink.Key(key.Alg, key.PublicKey())
 	return nil
 }
