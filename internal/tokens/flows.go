@@ -86,6 +86,11 @@ func (s *Service) Refresh(ctx context.Context, refresh string, c Client) (Pair, 
 		At:       now,
 	})
 	if err == nil {
+		if f.UserID != u.ID {
+			// The rotation matched a genuine family and jti, but the token
+			// names another user: revoked at once, nothing issued.
+			return Pair{}, s.forged(ctx, f, cl, c, now)
+		}
 		return s.pair(f, u, now)
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
@@ -104,6 +109,8 @@ func (s *Service) notRotated(ctx context.Context, cl *claims, u storage.User, c 
 		return Pair{}, fmt.Errorf("refresh: load family: %w", err)
 	}
 	switch {
+	case f.UserID != cl.userID && f.RevokedAt.IsZero():
+		return Pair{}, s.forged(ctx, f, cl, c, now)
 	case f.UserID != cl.userID:
 		return Pair{}, invalid("family of another user")
 	case !f.RevokedAt.IsZero():
@@ -190,6 +197,8 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 	}
 	now := s.now()
 	switch {
+	case f.UserID != cl.userID && f.RevokedAt.IsZero():
+		return s.forged(ctx, f, cl, Client{}, storeTime(now))
 	case f.UserID != cl.userID:
 		return invalid("family of another user")
 	case !f.RevokedAt.IsZero():
