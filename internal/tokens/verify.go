@@ -56,6 +56,9 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 	if err := checkCompact(token); err != nil {
 		return nil, err
 	}
+	if err := checkHeader(token); err != nil {
+		return nil, err
+	}
 	kp := keyProvider{keys: s.keys}
 	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(&kp), jws.WithCompact())
 	if err != nil {
@@ -65,9 +68,9 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 		return nil, invalid("signature")
 	}
 
-	raw := map[string]json.RawMessage{}
-	if err := json.Unmarshal(payload, &raw); err != nil {
-		return nil, invalid("payload is not a JSON object")
+	raw, err := strictObject(payload)
+	if err != nil {
+		return nil, invalid("payload: " + err.Error())
 	}
 	c := &claims{kid: kp.kid}
 	var ok bool
