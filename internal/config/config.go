@@ -29,6 +29,11 @@ type Config struct {
 	JWKS      JWKS      `mapstructure:"jwks"`
 	Passwords Passwords `mapstructure:"passwords"`
 	Login     Login     `mapstructure:"login"`
+
+	// Issue 10's blocks (hardening.go).
+	Sessions     Sessions     `mapstructure:"sessions"`
+	Registration Registration `mapstructure:"registration"`
+	Audit        Audit        `mapstructure:"audit"`
 }
 
 // HTTP is the listener and the API surface.
@@ -157,7 +162,7 @@ type Argon2 struct {
 // Default returns the defaults: the only place they are written down
 // (configs/idp.yaml repeats them for the reader; a test keeps the two equal).
 func Default() Config {
-	return Config{
+	c := Config{
 		Env: EnvDevelopment,
 		HTTP: HTTP{
 			Addr:            "127.0.0.1:8080",
@@ -217,6 +222,8 @@ func Default() Config {
 			AccountBlock:            time.Minute,
 		},
 	}
+	hardeningDefaults(&c)
+	return c
 }
 
 // IssuerURL is the issuer: tokens.issuer, or in development derived from

@@ -38,6 +38,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests inject one); nil: time.Now.
 	Now func() time.Time
+	// disableSessionCheck turns the session check off (benchmarks only).
+	disableSessionCheck bool
 }
 
 // Server is a wired idp.
@@ -51,6 +53,7 @@ type Server struct {
 	Guard  *throttle.Guard
 	// Login is the one password-login path, for every surface.
 	Login   *authn.Service
+	revoked *tokens.RevokedSessions
 	handler http.Handler
 }
 
@@ -66,11 +69,31 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
+	// The session check of idp's own endpoints; revocations made through
+	// families reach it at once.
+	revoked, err := tokens.NewRevokedSessions(tokens.RevokedOptions{
+		Store:    opts.Store,
+		Families: opts.Store,
+		Poll:     cfg.Sessions.RevocationPoll,
+		Horizon:  cfg.Tokens.AccessTTL + cfg.Tokens.Leeway,
+		Now:      now,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := revoked.Sync(ctx); err != nil {
+		return nil, err
+	}
+	families := revoked.Families(opts.Store)
+	if opts.disableSessionCheck {
+		revoked = nil
+	}
 	sig, err := signer.New(ctx, signer.Options{
 		Store:    opts.Store,
 		KEKs:     opts.KEKs,
 		Policy:   KeyPolicy(cfg),
-		Families: opts.Store,
+		Families: families,
 		Audit:    opts.Store,
 		Now:      now,
 		Logger:   log,
@@ -78,13 +101,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	us, err := NewUsers(cfg, opts.Store, now, log)
+	us, err := newUsers(cfg, opts.Store, families, now, log)
 	if err != nil {
 		return nil, err
 	}
 	ts, err := tokens.New(tokens.Options{
 		Keys:         sig,
-		Families:     opts.Store,
+		Families:     families,
 		Users:        opts.Store,
 		Audit:        opts.Store,
 		Issuer:       cfg.IssuerURL(),
@@ -97,8 +120,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		RefreshGrace: cfg.Tokens.RefreshGrace,
 		Leeway:       cfg.Tokens.Leeway,
 		UserIDClaim:  cfg.Tokens.UserIDClaim,
-		Now:          now,
-		Logger:       log,
+		Revoked:      revoked,
+		// token/verify/: strict unless configured as the tutorial app.
+		VerifySignatureOnly: cfg.Sessions.VerifyMode == config.VerifySignature,
+		Now:                 now,
+		Logger:              log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
@@ -117,7 +143,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, revoked: revoked}
 	s.handler = httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
@@ -161,9 +187,13 @@ func KeyPolicy(cfg config.Config) signer.Policy {
 // NewUsers builds the accounts service (shared with the CLI). Password
 // changes and deactivations revoke the user's sessions.
 func NewUsers(cfg config.Config, store storage.Store, now func() time.Time, log *slog.Logger) (*users.Service, error) {
+	return newUsers(cfg, store, store, now, log)
+}
+
+func newUsers(cfg config.Config, store storage.Store, families storage.Families, now func() time.Time, log *slog.Logger) (*users.Service, error) {
 	us, err := users.New(users.Options{
 		Store:    store,
-		Families: store,
+		Families: families,
 		Audit:    store,
 		Argon2: users.Argon2Params{
 			MemoryKiB:   cfg.Passwords.Argon2.MemoryKiB,
@@ -288,6 +318,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.janitor(gctx)
 		return nil
 	})
+	if s.revoked != nil {
+		g.Go(func() error {
+			s.revoked.Run(gctx)
+			return nil
+		})
+	}
 	err := g.Wait()
 	s.log.Info("stopped")
 	return err

@@ -28,6 +28,8 @@ type Store interface {
 	Families
 	Throttles
 	Audit
+	Revocations
+	AuditRetention
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Backend names the implementation ("postgres" or "sqlite").
@@ -284,4 +286,26 @@ type Audit interface {
 	RecordAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns up to limit events with id > afterID, by id.
 	ListAudit(ctx context.Context, afterID int64, limit int) ([]AuditEvent, error)
+}
+
+// RevokedFamily is a family's id and when it was revoked.
+type RevokedFamily struct {
+	ID        string
+	RevokedAt time.Time
+}
+
+// Revocations lists recent session revocations, so that every instance
+// can refuse the access tokens of sessions revoked anywhere.
+type Revocations interface {
+	// RevokedFamiliesSince returns at most limit families revoked at or
+	// after since, by revocation time (oldest first).
+	RevokedFamiliesSince(ctx context.Context, since time.Time, limit int) ([]RevokedFamily, error)
+}
+
+// AuditRetention deletes old audit events.
+type AuditRetention interface {
+	// DeleteAuditBefore deletes at most limit events older than cutoff and
+	// returns how many; fewer than limit means none are left. One short
+	// statement per call.
+	DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }

@@ -161,13 +161,20 @@ func (s *Service) recordAudit(ctx context.Context, e storage.AuditEvent) {
 }
 
 // VerifyAccess verifies an access token and returns its claims.
-func (s *Service) VerifyAccess(_ context.Context, token string) (AccessClaims, error) {
+// With the session check (Options.Revoked), a token of a revoked session
+// is ErrTokenInvalid.
+func (s *Service) VerifyAccess(ctx context.Context, token string) (AccessClaims, error) {
 	cl, err := s.parse(token, kindAccess)
 	if err != nil {
 		return AccessClaims{}, err
 	}
 	if !cl.hasUserID {
 		return AccessClaims{}, ErrNoUserID
+	}
+	if s.revoked != nil {
+		if err := s.revoked.Live(ctx, cl.sessionID); err != nil {
+			return AccessClaims{}, err
+		}
 	}
 	return AccessClaims{
 		UserID:    cl.userID,
@@ -183,10 +190,19 @@ func (s *Service) VerifyAccess(_ context.Context, token string) (AccessClaims, e
 // Verify checks a token of either type (token/verify/). A refresh token
 // must also still be usable: its family live and its jti the current one
 // or the predecessor within the grace window.
+//
+// An access token, unless Options.VerifySignatureOnly, must also belong to
+// a live session (with Options.Revoked) of an active user.
 func (s *Service) Verify(ctx context.Context, token string) error {
 	cl, err := s.parse(token, kindAny)
-	if err != nil || cl.kind != kindRefresh {
+	if err != nil {
 		return err
+	}
+	if cl.kind == kindAccess {
+		if s.sigOnly {
+			return nil
+		}
+		return s.accessLive(ctx, cl)
 	}
 	f, err := s.families.GetFamily(ctx, cl.familyID)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -207,6 +223,28 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 		return invalid("session expired")
 	case cl.jti != f.CurrentJTI && !s.inGrace(cl.jti, f, now):
 		return &reasonError{ErrBlacklisted, "rotated out"}
+	}
+	return nil
+}
+
+// accessLive: the access token's session is live and its user active.
+func (s *Service) accessLive(ctx context.Context, cl *claims) error {
+	if s.revoked != nil {
+		if err := s.revoked.Live(ctx, cl.sessionID); err != nil {
+			return err
+		}
+	}
+	if !cl.hasUserID {
+		return ErrNoUserID
+	}
+	u, err := s.users.GetUser(ctx, cl.userID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return invalid("user deleted")
+	case err != nil:
+		return fmt.Errorf("verify: load user: %w", err)
+	case !u.IsActive:
+		return invalid("user inactive")
 	}
 	return nil
 }

@@ -78,8 +78,15 @@ type Options struct {
 	Leeway time.Duration
 	// UserIDClaim names the integer user id claim; default "user_id".
 	UserIDClaim string
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Revoked, if set, is the session check: VerifyAccess and Verify
+	// refuse access tokens of revoked sessions.
+	Revoked *RevokedSessions
+	// VerifySignatureOnly makes Verify check an access token's signature
+	// and claims only, as the tutorial app does; by default it also
+	// requires the session live and the user active.
+	VerifySignatureOnly bool
+	Now                 func() time.Time
+	Logger              *slog.Logger
 }
 
 // Service issues and verifies tokens.
@@ -98,6 +105,8 @@ type Service struct {
 	grace       time.Duration
 	leeway      time.Duration
 	userIDClaim string
+	revoked     *RevokedSessions
+	sigOnly     bool
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -126,6 +135,8 @@ func New(opts Options) (*Service, error) {
 		grace:       opts.RefreshGrace,
 		leeway:      orDefault(opts.Leeway, 30*time.Second),
 		userIDClaim: orDefault(opts.UserIDClaim, "user_id"),
+		revoked:     opts.Revoked,
+		sigOnly:     opts.VerifySignatureOnly,
 		now:         opts.Now,
 		log:         opts.Logger,
 	}
