@@ -2,6 +2,10 @@ package authn
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -78,6 +82,10 @@ type Options struct {
 	DeviceKeys [][]byte
 	// DeviceTTL is how long a device token is honoured (default 365 days).
 	DeviceTTL time.Duration
+	// IdentifierKey keys the hash that logs and audit name an attempt by
+	// when its email is not a valid address (it may be a password typed in
+	// the wrong field). Nil: a random key per process.
+	IdentifierKey []byte
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -91,6 +99,7 @@ type Service struct {
 	guard      Guard
 	deviceKeys [][]byte
 	deviceTTL  time.Duration
+	idKey      []byte
 	now        func() time.Time
 }
 
@@ -115,6 +124,11 @@ func New(opts Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.idKey = opts.IdentifierKey
+	if len(s.idKey) == 0 {
+		s.idKey = make([]byte, 32)
+		_, _ = rand.Read(s.idKey)
+	}
 	return s, nil
 }
 
@@ -125,7 +139,8 @@ func (s *Service) Login(ctx context.Context, in Attempt) (Result, error) {
 	// share one count.
 	email := users.NormalizeEmail(in.Email)
 	now := s.now()
-	ta := throttle.Attempt{Email: email, IP: in.IP, UserAgent: in.UserAgent, Device: s.device(in.Device, email, now)}
+	ta := throttle.Attempt{Email: email, Identifier: s.identifier(in.Email), IP: in.IP, UserAgent: in.UserAgent,
+		Device: s.device(in.Device, email, now)}
 	// Blocked attempts are refused before any password work, with the
 	// same answer whether the account exists or not.
 	wait, err := s.guard.Admit(ctx, ta)
@@ -159,3 +174,16 @@ type noGuard struct{}
 func (noGuard) Admit(context.Context, throttle.Attempt) (time.Duration, error) { return 0, nil }
 func (noGuard) Failed(context.Context, throttle.Attempt) error                 { return nil }
 func (noGuard) Succeeded(context.Context, throttle.Attempt, int64) error       { return nil }
+
+// identifier is what logs and audit name an attempt by: the normalised
+// address when it is one registration would accept, otherwise a keyed
+// hash ("hmac:" and 16 hex digits) — never the raw input, which may be a
+// password typed into the email field.
+func (s *Service) identifier(email string) string {
+	if users.IsValidEmail(email) {
+		return users.NormalizeEmail(email)
+	}
+	m := hmac.New(sha256.New, s.idKey)
+	m.Write([]byte(email))
+	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:8])
+}

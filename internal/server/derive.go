@@ -20,3 +20,11 @@ func deriveKeys(keks [][]byte, purpose string) [][]byte {
 	}
 	return keys
 }
+
+// firstKey is keys[0], or nil.
+func firstKey(keys [][]byte) []byte {
+	if len(keys) == 0 {
+		return nil
+	}
+	return keys[0]
+}

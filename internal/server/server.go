@@ -139,7 +139,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			proxies = append(proxies, pfx)
 		}
 	}
-	login, err := authn.New(authn.Options{Users: us, Guard: guard, DeviceKeys: deriveKeys(opts.KEKs, "device cookie v1"), Now: now})
+	login, err := authn.New(authn.Options{Users: us, Guard: guard, DeviceKeys: deriveKeys(opts.KEKs, "device cookie v1"),
+		IdentifierKey: firstKey(deriveKeys(opts.KEKs, "log identifier v1")), Now: now})
 	if err != nil {
 		return nil, err
 	}

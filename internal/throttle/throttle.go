@@ -90,6 +90,10 @@ type Attempt struct {
 	Email     string
 	IP        string
 	UserAgent string
+	// Identifier is what logs and audit name the attempt by, chosen by
+	// the caller (authn: the address if it is a valid one, else a keyed
+	// hash); never the raw input. Empty: a hash of Email.
+	Identifier string
 	// Device identifies a device cookie the caller has verified as issued
 	// to this account ("" if none): the attempt is counted on the device,
 	// not on its pair, IP or account.
@@ -391,14 +395,18 @@ func (g *Guard) record(ctx context.Context, a Attempt, typ string, userID int64,
 	if g.audit == nil {
 		return
 	}
-	email := a.Email
-	if len(email) > 100 {
-		email = email[:100]
+	id := a.Identifier
+	if id == "" {
+		sum := sha256.Sum256([]byte(a.Email))
+		id = "sha256:" + hex.EncodeToString(sum[:8])
+	}
+	if len(id) > 100 {
+		id = id[:100]
 	}
 	if detail == "" {
-		detail = "email " + email
+		detail = "login " + id
 	} else {
-		detail = "email " + email + ": " + detail
+		detail = "login " + id + ": " + detail
 	}
 	g.log.InfoContext(ctx, "audit", "event", typ, "user_id", userID, "ip", a.IP, "detail", detail)
 	e := storage.AuditEvent{At: g.now(), Type: typ, UserID: userID, IP: a.IP, UserAgent: a.UserAgent, Detail: detail}

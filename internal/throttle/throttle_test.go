@@ -389,7 +389,7 @@ func TestSucceededResetsPairOnly(t *testing.T) {
 func TestAudit(t *testing.T) {
 	storagetest.ForEachBackend(t, func(t *testing.T, s storage.Store) {
 		e := newGuard(t, s, throttle.Policy{PairLimit: 2})
-		a := throttle.Attempt{Email: "Alice@Example.com", IP: "2001:db8::7", UserAgent: "agent/2.0 (probe)"}
+		a := throttle.Attempt{Email: "Alice@Example.com", Identifier: "Alice@example.com", IP: "2001:db8::7", UserAgent: "agent/2.0 (probe)"}
 		e.wantWait("fresh", a, 0)
 		e.fail(a)
 		e.fail(a)
@@ -421,8 +421,8 @@ func TestAudit(t *testing.T) {
 				got.IP != a.IP || got.UserAgent != a.UserAgent || got.FamilyID != "" {
 				t.Errorf("event %d = %+v, want %s user %d at %v from %s/%s", i, got, w.typ, w.userID, w.at, a.IP, a.UserAgent)
 			}
-			if !strings.Contains(got.Detail, "Alice@Example.com") {
-				t.Errorf("event %d detail %q does not name the email tried", i, got.Detail)
+			if !strings.Contains(got.Detail, "Alice@example.com") {
+				t.Errorf("event %d detail %q does not name the identifier given", i, got.Detail)
 			}
 		}
 		if d := events[2].Detail; !strings.Contains(d, "30s") || !strings.Contains(d, "account from this IP") {
