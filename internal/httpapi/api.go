@@ -57,6 +57,11 @@ type Login interface {
 	Login(ctx context.Context, a authn.Attempt) (authn.Result, error)
 }
 
+// Registrations rate-limits POST register/ (throttle.Registrations).
+type Registrations interface {
+	Admit(ctx context.Context, ip string) (time.Duration, error)
+}
+
 // Keys publishes the JWKS.
 type Keys interface {
 	JWKS() signer.JWKS
@@ -72,7 +77,9 @@ type Options struct {
 	Login Login
 	// Guard is used only to build the default Login (nil: no throttling).
 	Guard authn.Guard
-	Keys  Keys
+	// Registrations limits registrations; nil: no limit.
+	Registrations Registrations
+	Keys          Keys
 	// Ready reports whether idp can serve (database reachable, keys loaded).
 	Ready func(ctx context.Context) error
 	// Issuer is the iss of idp's tokens; discovery URLs start with it.
@@ -95,6 +102,7 @@ type api struct {
 	tokens     Tokens
 	sessions   Sessions
 	login      Login
+	regLimit   Registrations
 	keys       Keys
 	ready      func(ctx context.Context) error
 	maxBody    int64
@@ -121,6 +129,7 @@ func New(opts Options) *echo.Echo {
 		tokens:     opts.Tokens,
 		sessions:   opts.Sessions,
 		login:      opts.Login,
+		regLimit:   opts.Registrations,
 		keys:       opts.Keys,
 		ready:      opts.Ready,
 		maxBody:    opts.MaxBodyBytes,

@@ -82,6 +82,16 @@ func (a *api) register(c echo.Context) error {
 			return errFields(merged)
 		}
 	}
+	// Rate-limited once the request is valid, before any password work.
+	if a.regLimit != nil {
+		wait, err := a.regLimit.Admit(c.Request().Context(), clientOf(c).IP)
+		if err != nil {
+			return errInternal(err)
+		}
+		if wait > 0 {
+			return errThrottled(wait)
+		}
+	}
 	u, err := a.users.Register(c.Request().Context(), in)
 	if err != nil {
 		var ve *users.ValidationError

@@ -144,12 +144,20 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	r := cfg.Registration
+	regLimit, err := throttle.NewRegistrations(opts.Store, throttle.RegistrationPolicy{
+		PerIP: int64(r.PerIP), PerIPWindow: r.PerIPWindow, GlobalPerMinute: r.GlobalPerMinute, GlobalBurst: r.GlobalBurst,
+	}, now)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, revoked: revoked}
 	s.handler = httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
 		Sessions:         ts,
 		Login:            login,
+		Registrations:    regLimit,
 		Keys:             sig,
 		Ready:            s.ready,
 		Issuer:           cfg.IssuerURL(),
