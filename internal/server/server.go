@@ -54,6 +54,7 @@ type Server struct {
 	// Login is the one password-login path, for every surface.
 	Login   *authn.Service
 	revoked *tokens.RevokedSessions
+	now     func() time.Time
 	handler http.Handler
 }
 
@@ -151,7 +152,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, revoked: revoked}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, revoked: revoked, now: now}
 	s.handler = httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
@@ -245,15 +246,42 @@ func NewGuard(cfg config.Config, store storage.Store, now func() time.Time, log 
 	return g, nil
 }
 
-// Flush runs the janitor once: dead sessions and stale login-throttle
-// state are deleted in batches.
+// Flush runs the janitor once: dead sessions, stale login-throttle state
+// and audit events older than audit.retention are deleted in batches.
 func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err error) {
 	sessions, err = s.Tokens.Flush(ctx, s.cfg.Tokens.FlushBatch, s.cfg.Tokens.RevokedRetention)
 	if err != nil {
 		return sessions, 0, err
 	}
 	throttles, err = s.Guard.Cleanup(ctx, s.cfg.Tokens.FlushBatch)
-	return sessions, throttles, err
+	if err != nil {
+		return sessions, throttles, err
+	}
+	return sessions, throttles, flushAudit(ctx, s.cfg, s.store, s.now(), s.log)
+}
+
+// flushAudit deletes audit events older than audit.retention, in batches
+// of tokens.flush_batch.
+func flushAudit(ctx context.Context, cfg config.Config, store storage.Store, now time.Time, log *slog.Logger) error {
+	cutoff := now.Add(-cfg.Audit.Retention)
+	var total int64
+	for {
+		n, err := store.DeleteAuditBefore(ctx, cutoff, cfg.Tokens.FlushBatch)
+		total += n
+		if err != nil {
+			return fmt.Errorf("audit retention: %w", err)
+		}
+		if n < int64(cfg.Tokens.FlushBatch) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if total > 0 {
+		log.Info("janitor", "audit_events_deleted", total)
+	}
+	return nil
 }
 
 // Flush runs the janitor once over a store, without a running server
@@ -268,7 +296,10 @@ func Flush(ctx context.Context, cfg config.Config, store storage.Store, log *slo
 		return sessions, 0, err
 	}
 	throttles, err = guard.Cleanup(ctx, cfg.Tokens.FlushBatch)
-	return sessions, throttles, err
+	if err != nil {
+		return sessions, throttles, err
+	}
+	return sessions, throttles, flushAudit(ctx, cfg, store, time.Now(), log)
 }
 
 // Handler is the HTTP API.
@@ -325,6 +356,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	})
 	g.Go(func() error {
 		s.janitor(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		s.Guard.RunRefusals(gctx, 5*time.Second)
 		return nil
 	})
 	if s.revoked != nil {

@@ -116,6 +116,9 @@ type Guard struct {
 	p     Policy
 	now   func() time.Time
 	log   *slog.Logger
+	// refused aggregates refused attempts: one audit event and log line
+	// per block, not per attempt.
+	refused *refusals
 }
 
 // New builds a Guard; zero policy fields take DefaultPolicy's.
@@ -136,7 +139,7 @@ func New(opts Options) (*Guard, error) {
 	if p.KnownFor < 0 || p.Window < 0 || p.PairLimit < 0 || p.IPLimit < 0 || p.AccountLimit < 0 || p.Block < 0 || p.MaxBlock < p.Block || p.AccountBlock < 0 {
 		return nil, fmt.Errorf("throttle: invalid policy %+v", p)
 	}
-	g := &Guard{store: opts.Store, audit: opts.Audit, p: p, now: opts.Now, log: opts.Logger}
+	g := &Guard{store: opts.Store, audit: opts.Audit, p: p, now: opts.Now, log: opts.Logger, refused: newRefusals()}
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -220,7 +223,7 @@ func (g *Guard) Admit(ctx context.Context, a Attempt) (time.Duration, error) {
 		if err := g.store.BlockThrottle(ctx, k.own, now.Add(block)); err != nil {
 			return 0, fmt.Errorf("login throttle: %w", err)
 		}
-		return g.refuse(ctx, a, block, scope(k.own)), nil
+		return g.refuse(ctx, a, block, k.own), nil
 	}
 	// The block ran out: this attempt goes ahead, and the next block
 	// (doubled) starts now, whatever its outcome; success clears it.
@@ -257,15 +260,17 @@ func (g *Guard) blocked(ctx context.Context, a Attempt) (time.Duration, string, 
 			continue
 		}
 		if d := st.BlockedUntil.Sub(now); d > wait {
-			wait, why = d, scope(st.Key)
+			wait, why = d, st.Key
 		}
 	}
 	return wait, why, nil
 }
 
-func (g *Guard) refuse(ctx context.Context, a Attempt, wait time.Duration, why string) time.Duration {
+// refuse counts a refused attempt under the block of key (audited once
+// per block, see refusals).
+func (g *Guard) refuse(ctx context.Context, a Attempt, wait time.Duration, key string) time.Duration {
 	if wait > 0 {
-		g.record(ctx, a, "login.throttled", 0, fmt.Sprintf("refused for %s (%s blocked)", wait.Round(time.Second), why))
+		g.refused.add(ctx, g, a, key, g.now(), wait)
 	}
 	return wait
 }
@@ -392,6 +397,10 @@ func (g *Guard) Cleanup(ctx context.Context, batch int) (int64, error) {
 }
 
 func (g *Guard) record(ctx context.Context, a Attempt, typ string, userID int64, detail string) {
+	g.recordAt(ctx, a, g.now(), typ, userID, detail)
+}
+
+func (g *Guard) recordAt(ctx context.Context, a Attempt, at time.Time, typ string, userID int64, detail string) {
 	if g.audit == nil {
 		return
 	}
@@ -409,7 +418,7 @@ func (g *Guard) record(ctx context.Context, a Attempt, typ string, userID int64,
 		detail = "login " + id + ": " + detail
 	}
 	g.log.InfoContext(ctx, "audit", "event", typ, "user_id", userID, "ip", a.IP, "detail", detail)
-	e := storage.AuditEvent{At: g.now(), Type: typ, UserID: userID, IP: a.IP, UserAgent: a.UserAgent, Detail: detail}
+	e := storage.AuditEvent{At: at, Type: typ, UserID: userID, IP: a.IP, UserAgent: a.UserAgent, Detail: detail}
 	if err := g.audit.RecordAudit(ctx, e); err != nil {
 		g.log.ErrorContext(ctx, "record audit event", "type", typ, "err", err)
 	}

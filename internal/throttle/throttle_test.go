@@ -393,11 +393,18 @@ func TestAudit(t *testing.T) {
 		e.wantWait("fresh", a, 0)
 		e.fail(a)
 		e.fail(a)
-		if d, err := e.g.Admit(context.Background(), a); err != nil || d != 30*time.Second {
-			t.Fatalf("Admit while blocked = %v, %v; want 30s", d, err)
+		for range 3 {
+			if d, err := e.g.Admit(context.Background(), a); err != nil || d != 30*time.Second {
+				t.Fatalf("Admit while blocked = %v, %v; want 30s", d, err)
+			}
+		}
+		e.g.FlushRefusals(context.Background(), false)
+		if n := len(e.audit()); n != 2 {
+			t.Fatalf("%d events while the block runs, want the 2 failures only", n)
 		}
 		e.clock.Advance(30 * time.Second)
 		e.wantWait("free", a, 0)
+		e.g.FlushRefusals(context.Background(), false) // the block is over: its one event
 		e.succeed(a, 77)
 
 		events := e.audit()
@@ -425,8 +432,8 @@ func TestAudit(t *testing.T) {
 				t.Errorf("event %d detail %q does not name the identifier given", i, got.Detail)
 			}
 		}
-		if d := events[2].Detail; !strings.Contains(d, "30s") || !strings.Contains(d, "account from this IP") {
-			t.Errorf("throttled detail %q: want the wait and the scope", d)
+		if d := events[2].Detail; !strings.Contains(d, "3 attempts refused") || !strings.Contains(d, "account from this IP") {
+			t.Errorf("throttled detail %q: want the count and the scope", d)
 		}
 	})
 }
