@@ -82,6 +82,9 @@ type Options struct {
 	Keys          Keys
 	// Ready reports whether idp can serve (database reachable, keys loaded).
 	Ready func(ctx context.Context) error
+	// Unavailable classifies internal errors as storage faults (503 with
+	// Retry-After instead of 500); nil: none is.
+	Unavailable func(error) bool
 	// Issuer is the iss of idp's tokens; discovery URLs start with it.
 	Issuer string
 	// AccessAlgorithms sign access tokens; UserIDClaim names the integer
@@ -151,6 +154,7 @@ func New(opts Options) *echo.Echo {
 		middleware.RequestLoggerWithConfig(requestLogger(log)),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
 		securityHeaders,
+		storageFaults(opts.Unavailable),
 	)
 
 	// Each endpoint answers with and without the trailing slash. DRF

@@ -55,6 +55,7 @@ type Server struct {
 	Login   *authn.Service
 	revoked *tokens.RevokedSessions
 	now     func() time.Time
+	probe   writeProbe
 	handler http.Handler
 }
 
@@ -161,6 +162,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Registrations:    regLimit,
 		Keys:             sig,
 		Ready:            s.ready,
+		Unavailable:      opts.Store.Unavailable,
 		Issuer:           cfg.IssuerURL(),
 		AccessAlgorithms: []string{cfg.Keys.AccessAlgorithm},
 		UserIDClaim:      cfg.Tokens.UserIDClaim,
@@ -312,7 +314,7 @@ func (s *Server) ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
-	return nil
+	return s.probe.check(ctx, s.now(), s.log, s.store)
 }
 
 // Run serves on ln until ctx is cancelled, then shuts down gracefully:

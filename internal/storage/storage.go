@@ -32,6 +32,10 @@ type Store interface {
 	AuditRetention
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// Unavailable reports whether err (returned by this store) is a fault
+	// of the database — unreachable, read-only, disk full — rather than of
+	// the request: answer 503 with Retry-After, not 500.
+	Unavailable(err error) bool
 	// Backend names the implementation ("postgres" or "sqlite").
 	Backend() string
 	Close() error
