@@ -55,6 +55,9 @@ type Options struct {
 	Path string
 	// Logger receives the store's log lines; nil discards them.
 	Logger *slog.Logger
+	// StrictPermissions refuses a database file (or -wal, -shm) accessible
+	// to group or others instead of tightening it to 0600 (production).
+	StrictPermissions bool
 }
 
 // Store is the SQLite implementation of storage.Store.
@@ -91,6 +94,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open SQLite: %w", err)
 	}
 	f.Close()
+	if err := checkPermissions(opts.Path, opts.StrictPermissions, log); err != nil {
+		return nil, err
+	}
 
 	// The write connection opens first: it switches the file to WAL before
 	// any reader connects.
