@@ -71,6 +71,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if err := rekeyEmails(ctx, opts.Store, log); err != nil {
+		return nil, err
+	}
 	// The session check of idp's own endpoints; revocations made through
 	// families reach it at once.
 	revoked, err := tokens.NewRevokedSessions(tokens.RevokedOptions{

@@ -8,7 +8,6 @@ package storage
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -30,6 +29,7 @@ type Store interface {
 	Audit
 	Revocations
 	AuditRetention
+	EmailKeys
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Unavailable reports whether err (returned by this store) is a fault
@@ -59,11 +59,6 @@ type User struct {
 	// admin (not by a transparent rehash). Sessions older than it are void.
 	PasswordChangedAt time.Time
 }
-
-// EmailKey is the form under which emails are unique and looked up:
-// case-insensitive over the whole address. Backends store it beside the
-// email so that both stores agree on Unicode case folding.
-func EmailKey(email string) string { return strings.ToLower(email) }
 
 // Users stores accounts.
 type Users interface {
@@ -312,4 +307,23 @@ type AuditRetention interface {
 	// returns how many; fewer than limit means none are left. One short
 	// statement per call.
 	DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+}
+
+// RekeyPage is one page of RekeyEmails.
+type RekeyPage struct {
+	// Next is the afterID of the next page; Done when none is left.
+	Next int64
+	Done bool
+	// Updated rows now carry EmailKey(email).
+	Updated int
+	// Conflicts are users whose new key is another user's: left as they
+	// were, for an operator to resolve.
+	Conflicts []int64
+}
+
+// EmailKeys re-derives stored email keys after EmailKey changed.
+type EmailKeys interface {
+	// RekeyEmails reads up to limit users with id > afterID and updates the
+	// email_key of those whose key is not EmailKey(email).
+	RekeyEmails(ctx context.Context, afterID int64, limit int) (RekeyPage, error)
 }

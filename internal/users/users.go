@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -218,10 +219,17 @@ func checkEmail(email string) []string {
 	if hasNull(email) {
 		msgs = append(msgs, MsgNullCharacter)
 	}
-	if !validEmail(email) {
+	if !validEmail(email) || mixedScriptEmail(email) {
 		msgs = append(msgs, MsgInvalidEmail)
 	}
 	return msgs
+}
+
+// mixedScriptEmail: the address's domain mixes scripts in a label (see
+// scripts.go).
+func mixedScriptEmail(email string) bool {
+	at := strings.LastIndexByte(email, '@')
+	return at >= 0 && mixedScriptDomain(email[at+1:])
 }
 
 // checkPassword is DRF's CharField(max_length=128) on the trimmed
