@@ -150,6 +150,7 @@ func New(opts Options) *echo.Echo {
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 	e.Pre(unknownMethods)
 	e.Use(
+		closeChunked,
 		requestID,
 		middleware.RequestLoggerWithConfig(requestLogger(log)),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
