@@ -61,8 +61,9 @@ func (c Config) validateHardening(bad func(key string, value any, format string,
 	if r.PerIP < 0 {
 		bad("registration.per_ip", r.PerIP, "must be 0 (off) or positive")
 	}
-	if r.PerIP > 0 && r.PerIPWindow <= 0 {
-		bad("registration.per_ip_window", r.PerIPWindow, "must be positive")
+	if r.PerIP > 0 && (r.PerIPWindow <= 0 || r.PerIPWindow > c.Login.Window) {
+		// Its counts are cleaned up with the login throttle's.
+		bad("registration.per_ip_window", r.PerIPWindow, "must be positive and at most login.window (%s)", c.Login.Window)
 	}
 	if r.GlobalPerMinute < 0 {
 		bad("registration.global_per_minute", r.GlobalPerMinute, "must be 0 (off) or positive")
