@@ -29,17 +29,21 @@ type Config struct {
 	JWKS      JWKS      `mapstructure:"jwks"`
 	Passwords Passwords `mapstructure:"passwords"`
 	Login     Login     `mapstructure:"login"`
+	Metrics   Metrics   `mapstructure:"metrics"`
 }
 
 // HTTP is the listener and the API surface.
 type HTTP struct {
-	Addr            string        `mapstructure:"addr"`
-	APIPrefix       string        `mapstructure:"api_prefix"`
-	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
-	ReadTimeout     time.Duration `mapstructure:"read_timeout"`
-	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
-	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
-	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	Addr         string        `mapstructure:"addr"`
+	APIPrefix    string        `mapstructure:"api_prefix"`
+	MaxBodyBytes int64         `mapstructure:"max_body_bytes"`
+	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
+	// ReadHeaderTimeout is how long a client may take to send its request
+	// headers: slow or hostile clients are closed after it.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
+	ShutdownTimeout   time.Duration `mapstructure:"shutdown_timeout"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed when
 	// recording a client's IP. Empty: the TCP peer address is used.
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
@@ -145,6 +149,13 @@ type Login struct {
 	AccountBlock          time.Duration `mapstructure:"account_block"`
 }
 
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Addr is the host:port of a separate listener serving /metrics (never
+	// on the public port). Empty: no metrics.
+	Addr string `mapstructure:"addr"`
+}
+
 // Argon2 holds the argon2id cost parameters.
 type Argon2 struct {
 	MemoryKiB   uint32 `mapstructure:"memory_kib"`
@@ -158,14 +169,16 @@ func Default() Config {
 	return Config{
 		Env: EnvDevelopment,
 		HTTP: HTTP{
-			Addr:            "127.0.0.1:8080",
-			APIPrefix:       "/api",
-			MaxBodyBytes:    64 << 10,
-			ReadTimeout:     10 * time.Second,
-			WriteTimeout:    15 * time.Second,
-			IdleTimeout:     60 * time.Second,
-			ShutdownTimeout: 20 * time.Second,
-			TrustedProxies:  []string{},
+			Addr:         "127.0.0.1:8080",
+			APIPrefix:    "/api",
+			MaxBodyBytes: 64 << 10,
+			ReadTimeout:  10 * time.Second,
+
+			ReadHeaderTimeout: 5 * time.Second,
+			WriteTimeout:      15 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			ShutdownTimeout:   20 * time.Second,
+			TrustedProxies:    []string{},
 		},
 		Database: Database{
 			URL:        "",
@@ -214,6 +227,7 @@ func Default() Config {
 			MaxBlock:                15 * time.Minute,
 			AccountBlock:            time.Minute,
 		},
+		Metrics: Metrics{Addr: ""},
 	}
 }
 

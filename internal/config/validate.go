@@ -221,6 +221,8 @@ func (c Config) Validate() error {
 		bad("login.account_block", l.AccountBlock, "must be at most 1h: it locks the account's owner out too")
 	}
 
+	p = append(p, c.validateOperations()...)
+
 	if len(p) > 0 {
 		slices.Sort(p)
 		return &Problems{List: p}

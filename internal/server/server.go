@@ -21,6 +21,7 @@ import (
 	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/httpapi"
+	"github.com/idp/idp/internal/metrics"
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/throttle"
@@ -38,6 +39,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests inject one); nil: time.Now.
 	Now func() time.Time
+	// Version labels idp_build_info ("": from the build information).
+	Version string
+	// MetricsListener, if set, serves /metrics instead of a listener
+	// opened on metrics.addr (tests). Ignored when metrics.addr is empty.
+	MetricsListener net.Listener
 }
 
 // Server is a wired idp.
@@ -52,6 +58,9 @@ type Server struct {
 	// Login is the one password-login path, for every surface.
 	Login   *authn.Service
 	handler http.Handler
+	// metrics is nil when metrics.addr is empty.
+	metrics   *metrics.Metrics
+	metricsLn net.Listener
 }
 
 // New builds every service over an open, migrated store. It generates the
@@ -66,19 +75,28 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
+	met := newMetrics(cfg, opts.Store, opts.Version, now)
+	// Audit events feed the metrics' security counters on their way to
+	// the store.
+	var audit storage.Audit = opts.Store
+	var observeHashWait func(time.Duration)
+	if met != nil {
+		audit = met.Audit(opts.Store)
+		observeHashWait = met.HashWaited
+	}
 	sig, err := signer.New(ctx, signer.Options{
 		Store:    opts.Store,
 		KEKs:     opts.KEKs,
 		Policy:   KeyPolicy(cfg),
 		Families: opts.Store,
-		Audit:    opts.Store,
+		Audit:    audit,
 		Now:      now,
 		Logger:   log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	us, err := NewUsers(cfg, opts.Store, now, log)
+	us, err := newUsers(cfg, opts.Store, audit, observeHashWait, now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +104,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Keys:         sig,
 		Families:     opts.Store,
 		Users:        opts.Store,
-		Audit:        opts.Store,
+		Audit:        audit,
 		Issuer:       cfg.IssuerURL(),
 		Audience:     cfg.Tokens.Audience,
 		AccessAlg:    cfg.Keys.AccessAlgorithm,
@@ -117,12 +135,20 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login}
-	s.handler = httpapi.New(httpapi.Options{
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login,
+		metrics: met, metricsLn: opts.MetricsListener}
+	var apiTokens httpapi.Tokens = ts
+	var apiLogin httpapi.Login = login
+	if met != nil {
+		attachMetrics(met, sig, us)
+		apiTokens = meteredTokens{Tokens: ts, m: met, accessAlg: cfg.Keys.AccessAlgorithm, refreshAlg: cfg.Keys.RefreshAlgorithm}
+		apiLogin = meteredLogin{next: login, m: met}
+	}
+	api := httpapi.New(httpapi.Options{
 		Users:            us,
-		Tokens:           ts,
+		Tokens:           apiTokens,
 		Sessions:         ts,
-		Login:            login,
+		Login:            apiLogin,
 		Keys:             sig,
 		Ready:            s.ready,
 		Issuer:           cfg.IssuerURL(),
@@ -134,6 +160,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		TrustedProxies:   proxies,
 		Logger:           log,
 	})
+	if met != nil {
+		// Outermost: it sees routing, every middleware and the status the
+		// error handler renders.
+		api.Pre(met.HTTP)
+	}
+	s.handler = api
 	return s, nil
 }
 
@@ -155,16 +187,24 @@ func KeyPolicy(cfg config.Config) signer.Policy {
 		RotationPeriod: cfg.Keys.RotationPeriod,
 		PrePublish:     cfg.Keys.PrePublish,
 		Retention:      retention,
+		// Refresh tokens are verified by idp alone: their keys stay out of
+		// the public JWKS (unless one algorithm signs both).
+		Public: []string{cfg.Keys.AccessAlgorithm},
 	}
 }
 
 // NewUsers builds the accounts service (shared with the CLI). Password
 // changes and deactivations revoke the user's sessions.
 func NewUsers(cfg config.Config, store storage.Store, now func() time.Time, log *slog.Logger) (*users.Service, error) {
+	return newUsers(cfg, store, store, nil, now, log)
+}
+
+func newUsers(cfg config.Config, store storage.Store, audit storage.Audit, observeHashWait func(time.Duration), now func() time.Time, log *slog.Logger) (*users.Service, error) {
 	us, err := users.New(users.Options{
-		Store:    store,
-		Families: store,
-		Audit:    store,
+		Store:           store,
+		Families:        store,
+		Audit:           audit,
+		ObserveHashWait: observeHashWait,
 		Argon2: users.Argon2Params{
 			MemoryKiB:   cfg.Passwords.Argon2.MemoryKiB,
 			Iterations:  cfg.Passwords.Argon2.Iterations,
@@ -245,14 +285,23 @@ func (s *Server) ready(ctx context.Context) error {
 	return nil
 }
 
-// Run serves on ln until ctx is cancelled, then shuts down gracefully:
-// the listener closes, in-flight requests get http.shutdown_timeout to
-// finish, background loops stop, and Run returns.
+// Run serves on ln (and /metrics on metrics.addr, if set) until ctx is
+// cancelled, then shuts down gracefully: it stops accepting, answers every
+// request it has read (see drainer), all within http.shutdown_timeout;
+// background loops stop, and Run returns.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	metricsLn, err := s.listenMetrics()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	d := newDrainer()
+	ln = &closeOnce{Listener: ln}
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler:           d.wrap(s.handler),
+		ConnState:         d.track,
 		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
-		ReadHeaderTimeout: min(s.cfg.HTTP.ReadTimeout, 5*time.Second),
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
 		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    32 << 10,
@@ -262,16 +311,24 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		s.log.Info("serving", "addr", ln.Addr().String(), "store", s.store.Backend(), "issuer", s.cfg.IssuerURL())
-		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !d.draining.Load() {
 			return fmt.Errorf("http server: %w", err)
 		}
 		return nil
 	})
+	if metricsLn != nil {
+		g.Go(func() error { return s.serveMetrics(gctx, metricsLn) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.log.Info("shutting down", "timeout", s.cfg.HTTP.ShutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 		defer cancel()
+		// Stop accepting, then let every connection finish the request it
+		// carries before Shutdown closes what is left (idle, quiet ones).
+		d.draining.Store(true)
+		_ = ln.Close()
+		d.drain(sctx)
 		if err := hs.Shutdown(sctx); err != nil {
 			// Requests still running after the timeout are cut off, so that
 			// none outlives Run (and the store closed after it).
@@ -288,7 +345,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.janitor(gctx)
 		return nil
 	})
-	err := g.Wait()
+	err = g.Wait()
 	s.log.Info("stopped")
 	return err
 }

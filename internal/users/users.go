@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -65,6 +66,9 @@ type Options struct {
 	// with ErrBusy instead of queueing without bound (a login flood must
 	// not starve refresh and verify). Zero → 1 s.
 	MaxHashWait time.Duration
+	// ObserveHashWait, if set, is told how long each password hash or
+	// verification waited for its slot (metrics).
+	ObserveHashWait func(time.Duration)
 }
 
 // DefaultConcurrentHashes is half the CPUs, at least one: measured on two
@@ -87,6 +91,9 @@ type Service struct {
 	log      *slog.Logger
 	hashing  *semaphore.Weighted
 	hashWait time.Duration
+	// waiting counts callers queued for a hashing slot.
+	waiting     atomic.Int64
+	observeWait func(time.Duration)
 	// dummyHash is verified against when the email is unknown, so that
 	// the answer takes as long as for a known user.
 	dummyHash string
@@ -121,6 +128,8 @@ func New(opts Options) (*Service, error) {
 		log:      opts.Logger,
 		hashing:  semaphore.NewWeighted(int64(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes()))),
 		hashWait: cmp.Or(opts.MaxHashWait, time.Second),
+
+		observeWait: opts.ObserveHashWait,
 	}
 	if p := s.hasher.Params(); p.Iterations > defaultVerifyLimits.argon2Iterations || p.MemoryKiB > defaultVerifyLimits.argon2MemoryKiB {
 		return nil, fmt.Errorf("users: argon2 parameters %s exceed the verifiable maximum m=%d,t=%d",
@@ -331,11 +340,21 @@ func sortFields(ve *ValidationError) *ValidationError {
 // acquireHashing takes a hashing slot, waiting at most hashWait.
 func (s *Service) acquireHashing(ctx context.Context) error {
 	if s.hashing.TryAcquire(1) {
+		if s.observeWait != nil {
+			s.observeWait(0)
+		}
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.hashWait)
 	defer cancel()
-	if err := s.hashing.Acquire(wctx, 1); err != nil {
+	s.waiting.Add(1)
+	start := time.Now()
+	err := s.hashing.Acquire(wctx, 1)
+	s.waiting.Add(-1)
+	if s.observeWait != nil {
+		s.observeWait(time.Since(start))
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -343,6 +362,10 @@ func (s *Service) acquireHashing(ctx context.Context) error {
 	}
 	return nil
 }
+
+// HashQueueDepth is how many password hashes and verifications are
+// waiting for a hashing slot right now.
+func (s *Service) HashQueueDepth() int { return int(s.waiting.Load()) }
 
 // hash computes a new argon2id hash, waiting for a hashing slot.
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
