@@ -8,7 +8,7 @@ PKGS    := ./...
 BENCH     ?= .
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-short bench lint fmt clean e2e-deps
+.PHONY: all build run test test-short bench lint fmt clean e2e-deps deploy-deps test-deploy bench-metrics
 
 all: lint test build
 
@@ -23,7 +23,7 @@ run: build
 ## test: vet + every test with the race detector. Postgres tests use
 ## IDP_TEST_DATABASE_URL (default: postgres://postgres@127.0.0.1:5432/postgres);
 ## they skip when it is unreachable unless IDP_TEST_REQUIRE_POSTGRES=1 (CI).
-test: e2e-deps
+test: e2e-deps deploy-deps
 	$(GO) vet $(PKGS)
 	IDP_TEST_REQUIRE_INTEROP=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
@@ -71,3 +71,26 @@ e2e-deps:
 		mkdir -p $(NPM_DIR) && \
 		npm install --prefix $(NPM_DIR) --no-audit --no-fund --save-exact --loglevel=error jose@$(JOSE_VERSION); \
 	fi
+
+## deploy-deps: the Kubernetes schema validator of deploy/deploy_test.go — npm's
+## kubernetes-models (pinned, into the git-ignored $(NPM_DIR)), run with node. No
+## network at test time. `make test` depends on it.
+K8S_MODELS_VERSION := 5.1.0
+
+deploy-deps:
+	@have=$$(node -p "require('./$(NPM_DIR)/node_modules/kubernetes-models/package.json').version" 2>/dev/null); \
+	if [ "$$have" != "$(K8S_MODELS_VERSION)" ]; then \
+		echo "deploy-deps: npm install kubernetes-models@$(K8S_MODELS_VERSION) into $(NPM_DIR)"; \
+		mkdir -p $(NPM_DIR) && \
+		npm install --prefix $(NPM_DIR) --no-audit --no-fund --save-exact --loglevel=error kubernetes-models@$(K8S_MODELS_VERSION); \
+	fi
+
+## test-deploy: check deploy/ (Dockerfile, Compose, Kubernetes) against the program and
+## the Kubernetes schemas, without Docker or a cluster.
+test-deploy: deploy-deps
+	IDP_TEST_REQUIRE_INTEROP=1 $(GO) test -count=1 ./deploy
+
+## bench-metrics: refresh throughput with metrics off and on, alternated (issue 15: the
+## metrics must cost under 3 %).
+bench-metrics:
+	$(GO) test -run '^$$' -bench 'RefreshMetricsAB' -benchtime 300x -count 3 ./internal/server

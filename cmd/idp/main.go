@@ -74,6 +74,7 @@ data in an embedded SQLite file.`,
 		a.keysCmd(),
 		a.tokensCmd(),
 		a.configCmd(),
+		a.healthcheckCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

@@ -29,7 +29,7 @@ problem listed.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(ctx, server.Options{Config: cfg, Store: store, KEKs: keks, Logger: log})
+			srv, err := server.New(ctx, server.Options{Config: cfg, Store: store, KEKs: keks, Logger: log, Version: version})
 			if err != nil {
 				return err
 			}

@@ -109,6 +109,10 @@ type Keys struct {
 	// EncryptionKeys are base64 256-bit key-encryption keys. The first
 	// encrypts; all decrypt. Secrets: never printed.
 	EncryptionKeys []string `mapstructure:"encryption_keys"`
+	// EncryptionKeysFile names a file of further KEKs, one base64 key a
+	// line, after EncryptionKeys (a Docker or Kubernetes secret mounted as a
+	// file, kept out of the environment). Empty: none.
+	EncryptionKeysFile string `mapstructure:"encryption_keys_file"`
 	// KEKFile is where development generates and keeps a KEK when
 	// EncryptionKeys is empty.
 	KEKFile string `mapstructure:"kek_file"`
@@ -208,7 +212,9 @@ func Default() Config {
 			PrePublish:       time.Hour,
 			CheckInterval:    30 * time.Second,
 			EncryptionKeys:   []string{},
-			KEKFile:          "keys/kek",
+
+			EncryptionKeysFile: "",
+			KEKFile:            "keys/kek",
 		},
 		JWKS: JWKS{MaxAge: 5 * time.Minute},
 		Passwords: Passwords{

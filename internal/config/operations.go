@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 )
 
 // validateOperations checks the operations keys (http.read_header_timeout,
@@ -27,5 +29,39 @@ func (c Config) validateOperations() []string {
 			bad("metrics.addr", a, "must differ from http.addr: metrics are never served on the public port")
 		}
 	}
+	if c.Keys.EncryptionKeysFile != "" {
+		if _, err := c.fileKEKs(); err != nil {
+			p = append(p, err.Error())
+		}
+	}
 	return p
+}
+
+// fileKEKs reads keys.encryption_keys_file: one base64 KEK a line; blank
+// lines and lines starting with # are skipped. Errors never quote a key.
+func (c Config) fileKEKs() ([][]byte, error) {
+	name := c.Keys.EncryptionKeysFile
+	if name == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("keys.encryption_keys_file: %q: cannot read: %v", name, err)
+	}
+	var out [][]byte
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, err := DecodeKEK(line)
+		if err != nil {
+			return nil, fmt.Errorf("keys.encryption_keys_file: %q line %d: (value hidden): %v", name, i+1, err)
+		}
+		out = append(out, k)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("keys.encryption_keys_file: %q: holds no key", name)
+	}
+	return out, nil
 }

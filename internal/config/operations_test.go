@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,5 +43,41 @@ func TestLoadOperationsFromEnv(t *testing.T) {
 	}
 	if c.Metrics.Addr != "0.0.0.0:9090" || c.HTTP.ReadHeaderTimeout != 2*time.Second {
 		t.Fatalf("loaded %+v %s", c.Metrics, c.HTTP.ReadHeaderTimeout)
+	}
+}
+
+func TestEncryptionKeysFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	k1 := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	k2 := base64.RawURLEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	good := write("good", "# KEKs\n"+k1+"\n\n"+k2+"\n")
+	c := Default()
+	c.Env = EnvProduction
+	c.Tokens.Issuer = "https://idp.example.com"
+	c.Keys.EncryptionKeysFile = good
+	if err := c.Validate(); err != nil {
+		t.Fatalf("production with a KEK file: %v", err)
+	}
+	keks, err := c.KEKs()
+	if err != nil || len(keks) != 2 || string(keks[1]) != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("KEKs = %d keys, %v", len(keks), err)
+	}
+	for name, tc := range map[string]struct{ path, want string }{
+		"missing": {dir + "/nope", "cannot read"},
+		"bad":     {write("bad", k1+"\nnot-a-key-secret\n"), "line 2: (value hidden)"},
+		"empty":   {write("empty", "# nothing\n"), "holds no key"},
+	} {
+		c.Keys.EncryptionKeysFile = tc.path
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "not-a-key-secret") {
+			t.Errorf("%s: %v, want %q without the value", name, err, tc.want)
+		}
 	}
 }

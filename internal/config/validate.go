@@ -155,7 +155,7 @@ func (c Config) Validate() error {
 			p = append(p, fmt.Sprintf("keys.encryption_keys[%d]: (value hidden): %v", i, err))
 		}
 	}
-	if len(c.Keys.EncryptionKeys) == 0 {
+	if len(c.Keys.EncryptionKeys) == 0 && c.Keys.EncryptionKeysFile == "" {
 		if prod {
 			p = append(p, "keys.encryption_keys: (empty): required in production (set IDP_KEYS_ENCRYPTION_KEY; generate one with `idp keys generate-kek`)")
 		} else if c.Keys.KEKFile == "" {
@@ -272,5 +272,9 @@ func (c Config) KEKs() ([][]byte, error) {
 		}
 		out = append(out, b)
 	}
-	return out, nil
+	more, err := c.fileKEKs()
+	if err != nil {
+		return nil, err
+	}
+	return append(out, more...), nil
 }
