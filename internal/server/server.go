@@ -345,6 +345,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.janitor(gctx)
 		return nil
 	})
+	if w, ok := s.store.(keyWatcher); ok {
+		g.Go(func() error {
+			s.followKeyChanges(gctx, w)
+			return nil
+		})
+	}
 	err = g.Wait()
 	s.log.Info("stopped")
 	return err
@@ -372,6 +378,23 @@ func (s *Server) maintainKeys(ctx context.Context) {
 	every(ctx, s.cfg.Keys.CheckInterval, func() {
 		if err := s.Signer.Maintain(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("signing key maintenance", "err", err)
+		}
+	})
+}
+
+// keyWatcher is a store that announces signing-key changes (Postgres:
+// LISTEN/NOTIFY).
+type keyWatcher interface {
+	WatchKeyChanges(ctx context.Context, changed func())
+}
+
+// followKeyChanges reloads the keys as soon as another instance or the CLI
+// changes them, instead of at the next keys.check_interval (which stays
+// the fallback when a notification is lost).
+func (s *Server) followKeyChanges(ctx context.Context, w keyWatcher) {
+	w.WatchKeyChanges(ctx, func() {
+		if err := s.Signer.Reload(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("reload signing keys after a change notification", "err", err)
 		}
 	})
 }
