@@ -72,14 +72,14 @@ func foClusters(t *testing.T) {
 	// Only the primary waits for a synchronous standby: once promoted, the
 	// standby has none, and with the same setting every commit would hang.
 	create(foPrimary, foPrimaryPort, "synchronous_standby_names = 'FIRST 1 (standby1)'\n")
-	sh(t, "pg_ctlcluster", foVersion, foPrimary, "start")
+	sh(t, "pg_ctlcluster", "--skip-systemctl-redirect", foVersion, foPrimary, "start")
 
 	create(foStandby, foStandbyPort, "")
 	data := "/var/lib/postgresql/" + foVersion + "/" + foStandby
 	sh(t, "find", data, "-mindepth", "1", "-delete")
 	sh(t, "runuser", "-u", "postgres", "--", "pg_basebackup", "-D", data, "-R", "-X", "stream",
 		"-d", fmt.Sprintf("host=127.0.0.1 port=%d user=postgres application_name=standby1", foPrimaryPort))
-	sh(t, "pg_ctlcluster", foVersion, foStandby, "start")
+	sh(t, "pg_ctlcluster", "--skip-systemctl-redirect", foVersion, foStandby, "start")
 
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", foPrimaryPort))
@@ -239,9 +239,9 @@ func TestFailover(t *testing.T) {
 	time.Sleep(2 * time.Second) // load before the failure (duration of the run, not ordering)
 	stopAt := time.Now()
 	stopped.Store(true)
-	sh(t, "pg_ctlcluster", "-m", "immediate", foVersion, foPrimary, "stop")
+	sh(t, "pg_ctlcluster", "--skip-systemctl-redirect", "-m", "immediate", foVersion, foPrimary, "stop")
 	time.Sleep(time.Second) // the standby is promoted 1 s after the stop, as the issue measures
-	sh(t, "pg_ctlcluster", foVersion, foStandby, "promote")
+	sh(t, "pg_ctlcluster", "--skip-systemctl-redirect", foVersion, foStandby, "promote")
 	promotedAt := time.Now()
 
 	// Recovered: every worker has succeeded since the promotion, twice over.
