@@ -100,6 +100,7 @@ bench-metrics:
 ## pg_createcluster/pg_basebackup; root needed; the 5432 cluster is never touched), serves
 ## two idp instances on the multi-host URL (target_session_attrs=read-write), stops the
 ## primary under load, promotes the standby 1 s later, checks that no acknowledged write was
-## lost and no refresh family forked, and reports the client-visible outage.
+## lost and no refresh family forked, and reports the client-visible outage. Then the same
+## with one server (idpfo-single:5493) simply stopped and started again.
 test-failover:
-	IDP_TEST_FAILOVER=1 $(GO) test -count=1 -v -timeout 5m -run '^TestFailover$$' ./internal/e2e
+	IDP_TEST_FAILOVER=1 $(GO) test -count=1 -v -timeout 5m -run '^(TestFailover|TestDatabaseRestart)$$' ./internal/e2e
