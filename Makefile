@@ -14,7 +14,7 @@ ARGS    ?=
 BENCH     ?= .
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-short bench lint fmt clean e2e-deps
+.PHONY: all build run test test-short bench lint fmt clean e2e-deps deploy-deps test-deploy bench-metrics test-failover
 
 all: lint test build
 
@@ -38,7 +38,7 @@ run: build
 ## they skip when it is unreachable unless IDP_TEST_REQUIRE_POSTGRES=1 (CI).
 ## The interop tests skip when a verifier could not be installed unless
 ## IDP_TEST_REQUIRE_INTEROP=1 (CI). One line each says what will run.
-test: e2e-deps
+test: e2e-deps deploy-deps
 	@.ci/preflight
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
@@ -105,3 +105,36 @@ e2e-deps:
 			echo "e2e-deps: cannot install jose (no Node.js/npm) - the jose interop tests skip"; \
 		fi; \
 	fi
+
+## deploy-deps: the Kubernetes schema validator of deploy/deploy_test.go — npm's
+## kubernetes-models (pinned, into the git-ignored $(NPM_DIR)), run with node. No
+## network at test time. `make test` depends on it.
+K8S_MODELS_VERSION := 5.1.0
+
+deploy-deps:
+	@have=$$(node -p "require('./$(NPM_DIR)/node_modules/kubernetes-models/package.json').version" 2>/dev/null); \
+	if [ "$$have" != "$(K8S_MODELS_VERSION)" ]; then \
+		echo "deploy-deps: npm install kubernetes-models@$(K8S_MODELS_VERSION) into $(NPM_DIR)"; \
+		mkdir -p $(NPM_DIR) && \
+		npm install --prefix $(NPM_DIR) --no-audit --no-fund --save-exact --loglevel=error kubernetes-models@$(K8S_MODELS_VERSION); \
+	fi
+
+## test-deploy: check deploy/ (Dockerfile, Compose, Kubernetes) against the program and
+## the Kubernetes schemas, without Docker or a cluster.
+test-deploy: deploy-deps
+	IDP_TEST_REQUIRE_INTEROP=1 $(GO) test -count=1 ./deploy
+
+## bench-metrics: refresh throughput with metrics off and on, alternated (issue 15: the
+## metrics must cost under 3 %).
+bench-metrics:
+	$(GO) test -run '^$$' -bench 'RefreshMetricsAB' -benchtime 300x -count 3 ./internal/server
+
+## test-failover: Postgres failover with nothing lost. Creates a primary and a synchronous
+## hot standby (Postgres 15 clusters idpfo-primary:5491 and idpfo-standby:5492, with
+## pg_createcluster/pg_basebackup; root needed; the 5432 cluster is never touched), serves
+## two idp instances on the multi-host URL (target_session_attrs=read-write), stops the
+## primary under load, promotes the standby 1 s later, checks that no acknowledged write was
+## lost and no refresh family forked, and reports the client-visible outage. Then the same
+## with one server (idpfo-single:5493) simply stopped and started again.
+test-failover:
+	IDP_TEST_FAILOVER=1 $(GO) test -count=1 -v -timeout 5m -run '^(TestFailover|TestDatabaseRestart)$$' ./internal/e2e

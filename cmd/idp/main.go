@@ -97,6 +97,7 @@ came from). With no database.url, idp keeps its data in an embedded SQLite file;
 		a.clientsCmd(),
 		a.configCmd(),
 		a.versionCmd(),
+		a.healthcheckCmd(),
 	)
 	// cobra adds completion and help when it executes; add them now so
 	// that they refuse mistakes too.

@@ -65,7 +65,7 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 			if keys, err := store.ListSigningKeys(ctx); err == nil && len(keys) == 0 {
 				created = append(created, "first signing keys")
 			}
-			srv, err := server.New(ctx, server.Options{Config: cfg, Store: store, KEKs: keks, Logger: log})
+			srv, err := server.New(ctx, server.Options{Config: cfg, Store: store, KEKs: keks, Logger: log, Version: version})
 			if err != nil {
 				return err
 			}

@@ -38,17 +38,21 @@ type Config struct {
 	Sessions     Sessions     `mapstructure:"sessions"`
 	Registration Registration `mapstructure:"registration"`
 	Audit        Audit        `mapstructure:"audit"`
+	Metrics      Metrics      `mapstructure:"metrics"`
 }
 
 // HTTP is the listener and the API surface.
 type HTTP struct {
-	Addr            string        `mapstructure:"addr"`
-	APIPrefix       string        `mapstructure:"api_prefix"`
-	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
-	ReadTimeout     time.Duration `mapstructure:"read_timeout"`
-	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
-	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
-	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	Addr         string        `mapstructure:"addr"`
+	APIPrefix    string        `mapstructure:"api_prefix"`
+	MaxBodyBytes int64         `mapstructure:"max_body_bytes"`
+	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
+	// ReadHeaderTimeout is how long a client may take to send its request
+	// headers: slow or hostile clients are closed after it.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
+	ShutdownTimeout   time.Duration `mapstructure:"shutdown_timeout"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed when
 	// recording a client's IP. Empty: the TCP peer address is used.
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
@@ -115,6 +119,10 @@ type Keys struct {
 	// EncryptionKeys are base64 256-bit key-encryption keys. The first
 	// encrypts; all decrypt. Secrets: never printed.
 	EncryptionKeys []string `mapstructure:"encryption_keys"`
+	// EncryptionKeysFile names a file of further KEKs, one base64 key a
+	// line, after EncryptionKeys (a Docker or Kubernetes secret mounted as a
+	// file, kept out of the environment). Empty: none.
+	EncryptionKeysFile string `mapstructure:"encryption_keys_file"`
 	// KEKFile is where development generates and keeps a KEK when
 	// EncryptionKeys is empty.
 	KEKFile string `mapstructure:"kek_file"`
@@ -167,6 +175,13 @@ type CORS struct {
 	MaxAge time.Duration `mapstructure:"max_age"`
 }
 
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Addr is the host:port of a separate listener serving /metrics (never
+	// on the public port). Empty: no metrics.
+	Addr string `mapstructure:"addr"`
+}
+
 // Argon2 holds the argon2id cost parameters.
 type Argon2 struct {
 	MemoryKiB   uint32 `mapstructure:"memory_kib"`
@@ -180,14 +195,16 @@ func Default() Config {
 	c := Config{
 		Env: EnvDevelopment,
 		HTTP: HTTP{
-			Addr:            "127.0.0.1:8080",
-			APIPrefix:       "/api",
-			MaxBodyBytes:    64 << 10,
-			ReadTimeout:     10 * time.Second,
-			WriteTimeout:    15 * time.Second,
-			IdleTimeout:     60 * time.Second,
-			ShutdownTimeout: 20 * time.Second,
-			TrustedProxies:  []string{},
+			Addr:         "127.0.0.1:8080",
+			APIPrefix:    "/api",
+			MaxBodyBytes: 64 << 10,
+			ReadTimeout:  10 * time.Second,
+
+			ReadHeaderTimeout: 5 * time.Second,
+			WriteTimeout:      15 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			ShutdownTimeout:   20 * time.Second,
+			TrustedProxies:    []string{},
 		},
 		Database: Database{
 			URL:        "",
@@ -217,7 +234,9 @@ func Default() Config {
 			PrePublish:       time.Hour,
 			CheckInterval:    30 * time.Second,
 			EncryptionKeys:   []string{},
-			KEKFile:          "keys/kek",
+
+			EncryptionKeysFile: "",
+			KEKFile:            "keys/kek",
 		},
 		JWKS: JWKS{MaxAge: 5 * time.Minute},
 		Passwords: Passwords{
@@ -241,6 +260,7 @@ func Default() Config {
 			AllowedOrigins: []string{},
 			MaxAge:         10 * time.Minute,
 		},
+		Metrics: Metrics{Addr: ""},
 	}
 	hardeningDefaults(&c)
 	return c

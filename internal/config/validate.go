@@ -160,7 +160,7 @@ func (c Config) Validate() error {
 			p = append(p, fmt.Sprintf("keys.encryption_keys[%d]: (value hidden): %v", i, err))
 		}
 	}
-	if len(c.Keys.EncryptionKeys) == 0 {
+	if len(c.Keys.EncryptionKeys) == 0 && c.Keys.EncryptionKeysFile == "" {
 		if prod {
 			p = append(p, "keys.encryption_keys: (empty): required in production (set IDP_KEYS_ENCRYPTION_KEY; generate one with `idp keys generate-kek`)")
 		} else if c.Keys.KEKFile == "" {
@@ -229,6 +229,7 @@ func (c Config) Validate() error {
 	c.OAuth2.validate(bad)
 	p = append(p, c.CORS.problems()...)
 	c.validateHardening(bad)
+	p = append(p, c.validateOperations()...)
 
 	if len(p) > 0 {
 		slices.Sort(p)
@@ -305,5 +306,9 @@ func (c Config) KEKs() ([][]byte, error) {
 		}
 		out = append(out, b)
 	}
-	return out, nil
+	more, err := c.fileKEKs()
+	if err != nil {
+		return nil, err
+	}
+	return append(out, more...), nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/httpapi"
+	"github.com/idp/idp/internal/metrics"
 	"github.com/idp/idp/internal/oauth2"
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
@@ -42,6 +43,11 @@ type Options struct {
 	Now func() time.Time
 	// disableSessionCheck turns the session check off (benchmarks only).
 	disableSessionCheck bool
+	// Version labels idp_build_info ("": from the build information).
+	Version string
+	// MetricsListener, if set, serves /metrics instead of a listener
+	// opened on metrics.addr (tests). Ignored when metrics.addr is empty.
+	MetricsListener net.Listener
 }
 
 // Server is a wired idp.
@@ -60,6 +66,9 @@ type Server struct {
 	now     func() time.Time
 	probe   writeProbe
 	handler http.Handler
+	// metrics is nil when metrics.addr is empty.
+	metrics   *metrics.Metrics
+	metricsLn net.Listener
 }
 
 // New builds every service over an open, migrated store. It generates the
@@ -97,19 +106,28 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.disableSessionCheck {
 		revoked = nil
 	}
+	met := newMetrics(cfg, opts.Store, opts.Version, now)
+	// Audit events feed the metrics' security counters on their way to
+	// the store.
+	var audit storage.Audit = opts.Store
+	var observeHashWait func(time.Duration)
+	if met != nil {
+		audit = met.Audit(opts.Store)
+		observeHashWait = met.HashWaited
+	}
 	sig, err := signer.New(ctx, signer.Options{
 		Store:    opts.Store,
 		KEKs:     opts.KEKs,
 		Policy:   KeyPolicy(cfg),
 		Families: families,
-		Audit:    opts.Store,
+		Audit:    audit,
 		Now:      now,
 		Logger:   log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	us, err := newUsers(cfg, opts.Store, families, now, log)
+	us, err := newUsers(cfg, opts.Store, families, audit, observeHashWait, now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +135,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Keys:         sig,
 		Families:     families,
 		Users:        opts.Store,
-		Audit:        opts.Store,
+		Audit:        audit,
 		Denied:       opts.Store,
 		Issuer:       cfg.IssuerURL(),
 		Audience:     cfg.Tokens.Audience,
@@ -165,13 +183,20 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login,
-		Clients: registry, revoked: revoked, now: now}
+		Clients: registry, revoked: revoked, now: now, metrics: met, metricsLn: opts.MetricsListener}
+	var apiTokens httpapi.Tokens = ts
+	var apiLogin httpapi.Login = login
+	if met != nil {
+		attachMetrics(met, sig, us)
+		apiTokens = meteredTokens{Tokens: ts, m: met, accessAlg: cfg.Keys.AccessAlgorithm, refreshAlg: cfg.Keys.RefreshAlgorithm}
+		apiLogin = meteredLogin{next: login, m: met}
+	}
 	oauth := s.oauth2Options()
-	e := httpapi.New(httpapi.Options{
+	api := httpapi.New(httpapi.Options{
 		Users:            us,
-		Tokens:           ts,
+		Tokens:           apiTokens,
 		Sessions:         ts,
-		Login:            login,
+		Login:            apiLogin,
 		Registrations:    regLimit,
 		Keys:             sig,
 		Ready:            s.ready,
@@ -187,8 +212,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Logger:           log,
 		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
 	})
-	oauth2.Mount(e, oauth)
-	s.handler = e
+	oauth2.Mount(api, oauth)
+	if met != nil {
+		// Outermost: it sees routing, every middleware and the status the
+		// error handler renders.
+		api.Pre(met.HTTP)
+	}
+	s.handler = api
 	return s, nil
 }
 
@@ -210,20 +240,24 @@ func KeyPolicy(cfg config.Config) signer.Policy {
 		RotationPeriod: cfg.Keys.RotationPeriod,
 		PrePublish:     cfg.Keys.PrePublish,
 		Retention:      retention,
+		// Refresh tokens are verified by idp alone: their keys stay out of
+		// the public JWKS (unless one algorithm signs both).
+		Public: []string{cfg.Keys.AccessAlgorithm},
 	}
 }
 
 // NewUsers builds the accounts service (shared with the CLI). Password
 // changes and deactivations revoke the user's sessions.
 func NewUsers(cfg config.Config, store storage.Store, now func() time.Time, log *slog.Logger) (*users.Service, error) {
-	return newUsers(cfg, store, store, now, log)
+	return newUsers(cfg, store, store, store, nil, now, log)
 }
 
-func newUsers(cfg config.Config, store storage.Store, families storage.Families, now func() time.Time, log *slog.Logger) (*users.Service, error) {
+func newUsers(cfg config.Config, store storage.Store, families storage.Families, audit storage.Audit, observeHashWait func(time.Duration), now func() time.Time, log *slog.Logger) (*users.Service, error) {
 	us, err := users.New(users.Options{
-		Store:    store,
-		Families: families,
-		Audit:    store,
+		Store:           store,
+		Families:        families,
+		Audit:           audit,
+		ObserveHashWait: observeHashWait,
 		Argon2: users.Argon2Params{
 			MemoryKiB:   cfg.Passwords.Argon2.MemoryKiB,
 			Iterations:  cfg.Passwords.Argon2.Iterations,
@@ -342,14 +376,23 @@ func (s *Server) ready(ctx context.Context) error {
 	return s.probe.check(ctx, s.now(), s.log, s.store)
 }
 
-// Run serves on ln until ctx is cancelled, then shuts down gracefully:
-// the listener closes, in-flight requests get http.shutdown_timeout to
-// finish, background loops stop, and Run returns.
+// Run serves on ln (and /metrics on metrics.addr, if set) until ctx is
+// cancelled, then shuts down gracefully: it stops accepting, answers every
+// request it has read (see drainer), all within http.shutdown_timeout;
+// background loops stop, and Run returns.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	metricsLn, err := s.listenMetrics()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	d := newDrainer()
+	ln = &closeOnce{Listener: ln}
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler:           d.wrap(s.handler),
+		ConnState:         d.track,
 		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
-		ReadHeaderTimeout: min(s.cfg.HTTP.ReadTimeout, 5*time.Second),
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
 		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    32 << 10,
@@ -359,16 +402,24 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		s.log.Info("serving", "addr", ln.Addr().String(), "store", s.store.Backend(), "issuer", s.cfg.IssuerURL())
-		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !d.draining.Load() {
 			return fmt.Errorf("http server: %w", err)
 		}
 		return nil
 	})
+	if metricsLn != nil {
+		g.Go(func() error { return s.serveMetrics(gctx, metricsLn) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.log.Info("shutting down", "timeout", s.cfg.HTTP.ShutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 		defer cancel()
+		// Stop accepting, then let every connection finish the request it
+		// carries before Shutdown closes what is left (idle, quiet ones).
+		d.draining.Store(true)
+		_ = ln.Close()
+		d.drain(sctx)
 		if err := hs.Shutdown(sctx); err != nil {
 			// Requests still running after the timeout are cut off, so that
 			// none outlives Run (and the store closed after it).
@@ -395,7 +446,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			return nil
 		})
 	}
-	err := g.Wait()
+	if w, ok := s.store.(keyWatcher); ok {
+		g.Go(func() error {
+			s.followKeyChanges(gctx, w)
+			return nil
+		})
+	}
+	err = g.Wait()
 	s.log.Info("stopped")
 	return err
 }
@@ -422,6 +479,23 @@ func (s *Server) maintainKeys(ctx context.Context) {
 	every(ctx, s.cfg.Keys.CheckInterval, func() {
 		if err := s.Signer.Maintain(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("signing key maintenance", "err", err)
+		}
+	})
+}
+
+// keyWatcher is a store that announces signing-key changes (Postgres:
+// LISTEN/NOTIFY).
+type keyWatcher interface {
+	WatchKeyChanges(ctx context.Context, changed func())
+}
+
+// followKeyChanges reloads the keys as soon as another instance or the CLI
+// changes them, instead of at the next keys.check_interval (which stays
+// the fallback when a notification is lost).
+func (s *Server) followKeyChanges(ctx context.Context, w keyWatcher) {
+	w.WatchKeyChanges(ctx, func() {
+		if err := s.Signer.Reload(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("reload signing keys after a change notification", "err", err)
 		}
 	})
 }

@@ -50,6 +50,9 @@ type Key struct {
 	State storage.KeyState
 	// ExpiresAt is when the key leaves the JWKS; zero if not scheduled.
 	ExpiresAt time.Time
+	// CreatedAt is when the key was made; ActivatesAt when it started (or
+	// is scheduled to start) signing.
+	CreatedAt, ActivatesAt time.Time
 	// Private is the private key as a JWK; nil if unavailable (a
 	// verification-only key).
 	Private jwk.Key

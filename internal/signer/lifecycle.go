@@ -32,6 +32,11 @@ type Policy struct {
 	// the longest lifetime of the tokens it signed plus leeway and the time
 	// other instances may go on signing with it before they notice.
 	Retention map[string]time.Duration
+	// Public are the algorithms whose keys the public JWKS lists: those
+	// that sign access tokens. Keys of the other rings (refresh tokens,
+	// which only idp verifies) still verify inside idp but are never handed
+	// to a resource server. Empty: every ring is public.
+	Public []string
 }
 
 func (p Policy) retention(alg string) time.Duration {

@@ -90,9 +90,11 @@ type Signer struct {
 	store storage.SigningKeys
 	keks  [][]byte
 	algs  []string
-	life  *Lifecycle
-	now   func() time.Time
-	log   *slog.Logger
+	// publicAlgs are the rings the JWKS lists; nil: all.
+	publicAlgs []string
+	life       *Lifecycle
+	now        func() time.Time
+	log        *slog.Logger
 
 	snap atomic.Pointer[snapshot]
 
@@ -147,9 +149,11 @@ func newSigner(opts Options) (*Signer, error) {
 		store: opts.Store,
 		keks:  slices.Clone(opts.KEKs),
 		algs:  policy.Rings,
-		now:   opts.Now,
-		log:   opts.Logger,
-		cache: map[string]*Key{},
+
+		publicAlgs: slices.Clone(policy.Public),
+		now:        opts.Now,
+		log:        opts.Logger,
+		cache:      map[string]*Key{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -249,9 +253,12 @@ func (s *Signer) build(rows []storage.SigningKey, now time.Time) (*snapshot, err
 		k := *material
 		k.State = r.State
 		k.ExpiresAt = r.ExpiresAt
+		k.CreatedAt, k.ActivatesAt = r.CreatedAt, r.ActivatesAt
 		key := &k
 		snap.published[key.KID] = key
-		pub = append(pub, key)
+		if s.public(r.Alg) {
+			pub = append(pub, key)
+		}
 		if r.State == storage.KeyActive {
 			if prev, dup := snap.active[r.Alg]; dup {
 				// Ordered by creation: the newest active key wins.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -64,6 +65,9 @@ type Options struct {
 	// with ErrBusy instead of queueing without bound (a login flood must
 	// not starve refresh and verify). Zero → 1 s.
 	MaxHashWait time.Duration
+	// ObserveHashWait, if set, is told how long each password hash or
+	// verification waited for its slot (metrics).
+	ObserveHashWait func(time.Duration)
 }
 
 // DefaultConcurrentHashes is half the CPUs, at least one: measured on two
@@ -86,6 +90,9 @@ type Service struct {
 	log      *slog.Logger
 	hashing  *hashSlots
 	hashWait time.Duration
+	// waiting counts callers queued for a hashing slot.
+	waiting     atomic.Int64
+	observeWait func(time.Duration)
 	// dummyHash is verified against when the email is unknown, so that
 	// the answer takes as long as for a known user.
 	dummyHash string
@@ -120,6 +127,8 @@ func New(opts Options) (*Service, error) {
 		log:      opts.Logger,
 		hashing:  newHashSlots(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes())),
 		hashWait: cmp.Or(opts.MaxHashWait, time.Second),
+
+		observeWait: opts.ObserveHashWait,
 	}
 	if p := s.hasher.Params(); p.Iterations > defaultVerifyLimits.argon2Iterations || p.MemoryKiB > defaultVerifyLimits.argon2MemoryKiB {
 		return nil, fmt.Errorf("users: argon2 parameters %s exceed the verifiable maximum m=%d,t=%d",
@@ -338,11 +347,21 @@ func sortFields(ve *ValidationError) *ValidationError {
 // (prioLogin) go before other waiters.
 func (s *Service) acquireHashing(ctx context.Context, prio int) error {
 	if s.hashing.tryAcquire(prio) {
+		if s.observeWait != nil {
+			s.observeWait(0)
+		}
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.hashWait)
 	defer cancel()
-	if err := s.hashing.acquire(wctx, prio); err != nil {
+	s.waiting.Add(1)
+	start := time.Now()
+	err := s.hashing.acquire(wctx, prio)
+	s.waiting.Add(-1)
+	if s.observeWait != nil {
+		s.observeWait(time.Since(start))
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -350,6 +369,10 @@ func (s *Service) acquireHashing(ctx context.Context, prio int) error {
 	}
 	return nil
 }
+
+// HashQueueDepth is how many password hashes and verifications are
+// waiting for a hashing slot right now.
+func (s *Service) HashQueueDepth() int { return int(s.waiting.Load()) }
 
 // hash computes a new argon2id hash, waiting for a hashing slot at prio.
 func (s *Service) hash(ctx context.Context, password string, prio int) (string, error) {

@@ -63,11 +63,17 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 // transaction (decide included) a few times.
 func (s *Store) UpdateSigningKeys(ctx context.Context, decide func(current []storage.SigningKey) (storage.KeyChanges, error)) error {
 	var err error
+	var changed bool
+	noted := func(current []storage.SigningKey) (storage.KeyChanges, error) {
+		c, err := decide(current)
+		changed = err == nil && len(c.Insert)+len(c.Update)+len(c.Delete) > 0
+		return c, err
+	}
 	for attempt := 1; attempt <= keyTxAttempts; attempt++ {
 		var decideErr error
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			var txErr error
-			decideErr, txErr = updateKeysTx(ctx, tx, decide)
+			decideErr, txErr = updateKeysTx(ctx, tx, noted)
 			return errors.Join(decideErr, txErr)
 		})
 		if decideErr != nil {
@@ -85,6 +91,9 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, decide func(current []sto
 	}
 	if err != nil {
 		return fmt.Errorf("update signing keys: %w", err)
+	}
+	if changed {
+		s.notifyKeyChange(ctx)
 	}
 	return nil
 }
