@@ -33,6 +33,7 @@ type Config struct {
 	Login     Login     `mapstructure:"login"`
 	OAuth2    OAuth2    `mapstructure:"oauth2"`
 	CORS      CORS      `mapstructure:"cors"`
+	Debug     Debug     `mapstructure:"debug"`
 }
 
 // HTTP is the listener and the API surface.
@@ -234,6 +235,7 @@ func Default() Config {
 			AllowedOrigins: []string{},
 			MaxAge:         10 * time.Minute,
 		},
+		Debug: defaultDebug(),
 	}
 }
 
