@@ -27,6 +27,7 @@ type Result struct {
 	Status      map[string]int64
 	CPUSeconds  float64 // server CPU during the phase
 	CPURequests int64   // requests CPUSeconds is spread over (0: Requests)
+	SysSeconds  float64 // the kernel's part of CPUSeconds
 	PeakRSSKiB  int64   // server VmHWM during the phase
 	Limit       string  // "rs256", "argon2", "bare", or ""
 	LimitRate   float64

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -97,9 +98,10 @@ func limitRS256(ctx context.Context, d time.Duration) (float64, error) {
 // limitArgon2 hashes with idp's default argon2id parameters on every core
 // (one hash per core at a time, as idp's default concurrency bound
 // permits at most) for d and returns hashes per second.
-func limitArgon2(d time.Duration) float64 {
+func limitArgon2(d time.Duration) (rate, cpuPerHash float64) {
 	p := config.Default().Passwords.Argon2
 	var n atomic.Int64
+	c0 := selfCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range runtime.NumCPU() {
@@ -114,7 +116,17 @@ func limitArgon2(d time.Duration) float64 {
 		}()
 	}
 	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	el := time.Since(start).Seconds()
+	return float64(n.Load()) / el, (selfCPU() - c0) / float64(n.Load())
+}
+
+// selfCPU is this process's user+system CPU seconds so far.
+func selfCPU() float64 {
+	var r syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &r) != nil {
+		return 0
+	}
+	return float64(r.Utime.Nano()+r.Stime.Nano()) / 1e9
 }
 
 // serveBare answers every GET with the JWKS bytes in file, with the

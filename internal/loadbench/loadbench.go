@@ -54,6 +54,9 @@ type Options struct {
 	Out io.Writer
 	// Keep keeps the temporary directory (logs, SQLite file).
 	Keep bool
+	// ProfileDir, if set, receives a CPU profile of idp per path
+	// (<path>.pprof), taken through a debug listener (debug.addr).
+	ProfileDir string
 }
 
 const password = "loadbench-correct-horse"
@@ -68,6 +71,11 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("unknown path %q (known: %s)", p, strings.Join(Paths, ", "))
 		}
 	}
+	bin, err := filepath.Abs(o.IDP)
+	if err != nil {
+		return err
+	}
+	o.IDP = bin
 	tmp, err := os.MkdirTemp("", "idp-loadbench-")
 	if err != nil {
 		return err
@@ -114,6 +122,16 @@ func Run(ctx context.Context, o Options) error {
 		env["IDP_KEYS_ACCESS_ALGORITHM"] = o.AccessAlgorithm
 		changed = append(changed, "keys.access_algorithm="+o.AccessAlgorithm)
 	}
+	debugAddr := ""
+	if o.ProfileDir != "" {
+		dp, err := freePort()
+		if err != nil {
+			return err
+		}
+		debugAddr = fmt.Sprintf("127.0.0.1:%d", dp)
+		env["IDP_DEBUG_ADDR"] = debugAddr
+		changed = append(changed, "debug.addr="+debugAddr+" (CPU profiles into "+o.ProfileDir+")")
+	}
 	for _, kv := range o.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
@@ -144,7 +162,7 @@ func Run(ctx context.Context, o Options) error {
 	defer srv.stop()
 	fmt.Fprintf(o.Out, "idp pid %d ready in %s; idle RSS %.1f MiB 1.5 s after start\n", srv.pid(), srv.readyIn.Round(time.Millisecond), float64(srv.idleRSS)/1024)
 
-	b := &bench{o: o, base: "http://" + env["IDP_HTTP_ADDR"], srv: srv, secret: secret}
+	b := &bench{o: o, base: "http://" + env["IDP_HTTP_ADDR"], srv: srv, secret: secret, debug: debugAddr}
 	b.client = newClient(max(o.Clients, 64) + 8)
 	if err := b.limits(ctx, tmp); err != nil {
 		return err
@@ -248,6 +266,7 @@ func startIDP(ctx context.Context, bin string, env map[string]string, logFile st
 	defer log.Close()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = idpEnv(env)
+	cmd.Dir = filepath.Dir(logFile) // no configs/idp.yaml there: defaults + the printed env
 	cmd.Stdout, cmd.Stderr = log, log
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -286,6 +305,7 @@ func createClient(ctx context.Context, bin string, env map[string]string) (strin
 	cmd := exec.CommandContext(ctx, bin, "clients", "create", "--id", "loadbench", "--name", "loadbench",
 		"--grant", "client_credentials", "--scope", "loadbench:read", "--json")
 	cmd.Env = idpEnv(env)
+	cmd.Dir = os.TempDir()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

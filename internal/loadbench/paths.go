@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -20,9 +21,11 @@ type bench struct {
 	base    string
 	srv     *idpProc
 	secret  string
+	debug   string // debug listener address, "" without profiles
 	client  *http.Client
 	rs256   float64
 	argon2  float64
+	hashCPU float64 // CPU seconds per argon2id hash in the limit loop
 	bare    float64
 	results []Result
 }
@@ -36,7 +39,7 @@ func (b *bench) limits(ctx context.Context, tmp string) error {
 	if b.rs256, err = limitRS256(ctx, 3*time.Second); err != nil {
 		return err
 	}
-	b.argon2 = limitArgon2(3 * time.Second)
+	b.argon2, b.hashCPU = limitArgon2(3 * time.Second)
 	var jwks []byte
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/.well-known/jwks.json", nil)
 	if st := do(b.client, req, &jwks); st != http.StatusOK {
@@ -62,15 +65,52 @@ func (b *bench) limits(ctx context.Context, tmp string) error {
 	return nil
 }
 
+// profiled runs fn while taking a CPU profile of idp into
+// ProfileDir/name.pprof (when profiles were asked for).
+func (b *bench) profiled(name string, fn func()) {
+	if b.debug == "" {
+		fn()
+		return
+	}
+	secs := max(1, int(b.o.Duration.Seconds())-1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
+		resp, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.debug, secs))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(b.o.ProfileDir, strings.ReplaceAll(name, " ", "_")+".pprof"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		defer f.Close()
+		io.Copy(f, resp.Body)
+	}()
+	fn()
+	<-done
+}
+
 // measure runs fn and returns process pid's CPU seconds during it and its
 // peak RSS (KiB) during it.
 func measure(pid int, fn func()) (cpu float64, peakKiB int64) {
+	cpu, _, peakKiB = measureSys(pid, fn)
+	return cpu, peakKiB
+}
+
+// measureSys is measure that also returns the system (kernel) part of
+// the CPU seconds.
+func measureSys(pid int, fn func()) (cpu, sys float64, peakKiB int64) {
 	resetPeakRSS(pid)
-	c0, _ := cpuSeconds(pid)
+	u0, s0, _ := cpuTimes(pid)
 	fn()
-	c1, _ := cpuSeconds(pid)
+	u1, s1, _ := cpuTimes(pid)
 	peakKiB, _ = memKiB(pid, "VmHWM")
-	return c1 - c0, peakKiB
+	return u1 - u0 + s1 - s0, s1 - s0, peakKiB
 }
 
 // prepare builds one op per client (logging in first where a path needs
@@ -196,8 +236,8 @@ func (b *bench) path(ctx context.Context, name string) ([]Result, error) {
 			return nil, err
 		}
 		var r Result
-		cpu, peak := measure(b.srv.pid(), func() { r = run(ctx, label, ops, d) })
-		r.CPUSeconds, r.PeakRSSKiB = cpu, peak
+		cpu, sys, peak := measureSys(b.srv.pid(), func() { b.profiled(name, func() { r = run(ctx, label, ops, d) }) })
+		r.CPUSeconds, r.SysSeconds, r.PeakRSSKiB = cpu, sys, peak
 		b.setLimit(&r, limit, target)
 		r.Note = note
 		return []Result{r}, nil
@@ -253,15 +293,17 @@ func (b *bench) mixed(ctx context.Context) ([]Result, error) {
 	}
 	rs := make([]Result, 3)
 	cpu, peak := measure(b.srv.pid(), func() {
-		var wg sync.WaitGroup
-		for i, g := range []struct {
-			name string
-			ops  []op
-		}{{"mixed: login", logins}, {"mixed: refresh", refresh}, {"mixed: verify", verify}} {
-			wg.Add(1)
-			go func() { defer wg.Done(); rs[i] = run(ctx, g.name, g.ops, b.o.Duration) }()
-		}
-		wg.Wait()
+		b.profiled("mixed", func() {
+			var wg sync.WaitGroup
+			for i, g := range []struct {
+				name string
+				ops  []op
+			}{{"mixed: login", logins}, {"mixed: refresh", refresh}, {"mixed: verify", verify}} {
+				wg.Add(1)
+				go func() { defer wg.Done(); rs[i] = run(ctx, g.name, g.ops, b.o.Duration) }()
+			}
+			wg.Wait()
+		})
 	})
 	rs[0].CPUSeconds, rs[0].PeakRSSKiB = cpu, peak
 	rs[0].CPURequests = rs[0].Requests + rs[1].Requests + rs[2].Requests
@@ -285,9 +327,10 @@ func (b *bench) setLimit(r *Result, limit string, target float64) {
 // print writes the table.
 func (b *bench) print() {
 	w := b.o.Out
-	fmt.Fprintf(w, "\nlimits measured in this run: RS256-2048 sign, 1 core (GOMAXPROCS=1): %.0f/s; argon2id default params, every core: %.1f/s; bare net/http JWKS at c=%d: %.0f/s\n\n",
+	fmt.Fprintf(w, "\nlimits measured in this run: RS256-2048 sign, 1 core (GOMAXPROCS=1): %.0f/s; argon2id default params, every core: %.1f/s; bare net/http JWKS at c=%d: %.0f/s\n",
 		b.rs256, b.argon2, b.o.Clients, b.bare)
-	fmt.Fprintf(w, "%-28s %4s %9s %9s %9s %9s %10s %22s %10s %9s  %s\n",
+	fmt.Fprintf(w, "argon2id CPU per hash in that loop: %.1f ms; for login rows, \"hashes/login\" is the server's CPU per login in those units\n\n", b.hashCPU*1000)
+	fmt.Fprintf(w, "%-28s %4s %9s %9s %9s %9s %19s %22s %10s %9s  %s\n",
 		"path", "c", "req/s", "p50", "p95", "p99", "CPU s/1k", "errors", "peak RSS", "× limit", "target")
 	for _, r := range b.results {
 		cpu := "-"
@@ -297,6 +340,9 @@ func (b *bench) print() {
 		}
 		if n > 0 && r.CPUSeconds > 0 {
 			cpu = fmt.Sprintf("%.3f", r.CPUSeconds*1000/float64(n))
+			if r.SysSeconds > 0 {
+				cpu += fmt.Sprintf(" (%.0f%% sys)", 100*r.SysSeconds/r.CPUSeconds)
+			}
 		}
 		rss := "-"
 		if r.PeakRSSKiB > 0 {
@@ -314,10 +360,13 @@ func (b *bench) print() {
 				target = fmt.Sprintf("≥ %.2f × %s", r.TargetRatio, verdict)
 			}
 		}
+		if r.Limit == "argon2" && b.hashCPU > 0 && r.Requests > 0 {
+			target = strings.TrimSpace(target + fmt.Sprintf("  %.2f hashes/login", r.CPUSeconds/float64(r.Requests)/b.hashCPU))
+		}
 		if r.Note != "" {
 			target = strings.TrimSpace(target + "  " + r.Note)
 		}
-		fmt.Fprintf(w, "%-28s %4d %9.0f %9s %9s %9s %10s %22s %10s %9s  %s\n",
+		fmt.Fprintf(w, "%-28s %4d %9.0f %9s %9s %9s %19s %22s %10s %9s  %s\n",
 			r.Name, r.Clients, r.Rate(), ms(r.Pct(50)), ms(r.Pct(95)), ms(r.Pct(99)), cpu, r.Errors(), rss, ratio, target)
 	}
 }
