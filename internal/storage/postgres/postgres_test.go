@@ -275,7 +275,7 @@ func BenchmarkRotateFamilyIdleIndex(b *testing.B) {
 	const families = 20_000
 	for _, tc := range []struct {
 		name string
-		add bool
+		add  bool
 	}{{"with-idle-index", true}, {"without-idle-index", false}} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
