@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"time"
 )
 
@@ -44,3 +45,11 @@ func (s *Server) serveDebug(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
+
+// releaseStartupMemory collects start-up garbage and returns it to the
+// OS once, before serving: the dummy password hash computed at start (one
+// argon2id run, 19 MiB at the default parameters) would otherwise stay in
+// the idle process's RSS until the heap grows enough for a collection
+// (measured: 45 MB RSS idle, 19 of it that hash). One forced collection of
+// a heap of a few MiB, never on a request path.
+func releaseStartupMemory() { debug.FreeOSMemory() }

@@ -283,6 +283,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	releaseStartupMemory()
 	var debugLn net.Listener
 	if addr := s.cfg.Debug.Addr; addr != "" {
 		l, err := net.Listen("tcp", addr)
