@@ -19,7 +19,7 @@ import (
 // userEmail is seeded user i's email (i from 1).
 func userEmail(i int) string { return fmt.Sprintf("user%d@loadbench.test", i) }
 
-// seed creates and migrates the store, then writes n users (all with one
+// seed writes, into the store idp migrated, n users (all with one
 // argon2id hash of password at the configured parameters, so that a login
 // costs what a production login costs) through the bulk import, and
 // families live refresh families spread over them straight through the
@@ -31,9 +31,6 @@ func seed(ctx context.Context, cfg config.Config, n, families int, password stri
 		return err
 	}
 	defer store.Close()
-	if err := server.Migrate(ctx, store); err != nil {
-		return err
-	}
 	p := cfg.Passwords.Argon2
 	hash, err := users.NewHasher(users.Argon2Params{MemoryKiB: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism}).Hash(password)
 	if err != nil {
