@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&o.AccessAlgorithm, "access-alg", "", "keys.access_algorithm for the run (e.g. ES256); empty: the default")
 	flag.StringVar(&env, "env", "", "extra IDP_KEY=value settings for idp, comma-separated (printed)")
 	flag.StringVar(&o.ProfileDir, "profile", "", "directory for a CPU profile of idp per path (through a debug.addr listener)")
-	flag.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (idp's log, the SQLite file)")
+	flag.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (idp's log, the SQLite file) and the PostgreSQL schema")
 	flag.Parse()
 	if o.Users < 1100 {
 		fmt.Fprintln(os.Stderr, "loadbench: -users must be at least 1100 (login64 uses users 1001–1064)")

@@ -94,7 +94,11 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		defer drop()
+		if o.Keep {
+			fmt.Fprintf(o.Out, "keeping the PostgreSQL schema: %s\n", redact(url))
+		} else {
+			defer drop()
+		}
 		cfg.Database.URL = url
 		store = "postgres " + redact(url)
 		changed = append(changed, "database.url=<throw-away schema>")
