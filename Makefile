@@ -14,7 +14,7 @@ ARGS    ?=
 BENCH     ?= .
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-short bench lint fmt clean e2e-deps deploy-deps test-deploy bench-metrics test-failover
+.PHONY: all build run test test-short bench bench-load lint fmt clean e2e-deps deploy-deps test-deploy bench-metrics test-failover
 
 all: lint test build
 
@@ -53,6 +53,15 @@ test-short:
 ## endpoint end to end on both stores.
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+## bench-load: the load benchmark (cmd/loadbench, docs/performance.md): starts
+## bin/idp on a throw-away store, drives every hot path over HTTP on 127.0.0.1
+## and prints one table beside this machine's limits measured in the same run.
+## SQLite by default; Postgres: make bench-load LOADARGS='-postgres postgres://…'.
+## Others: -c 16 -d 10s -users 10000 -families 10000 -paths … -access-alg ES256.
+LOADARGS ?=
+bench-load: build
+	$(GO) run ./cmd/loadbench -idp $(BIN) $(LOADARGS)
 
 ## lint: formatting and vet.
 lint:

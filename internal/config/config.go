@@ -39,6 +39,7 @@ type Config struct {
 	Registration Registration `mapstructure:"registration"`
 	Audit        Audit        `mapstructure:"audit"`
 	Metrics      Metrics      `mapstructure:"metrics"`
+	Debug        Debug        `mapstructure:"debug"`
 }
 
 // HTTP is the listener and the API surface.
@@ -261,6 +262,7 @@ func Default() Config {
 			MaxAge:         10 * time.Minute,
 		},
 		Metrics: Metrics{Addr: ""},
+		Debug:   defaultDebug(),
 	}
 	hardeningDefaults(&c)
 	return c

@@ -399,7 +399,23 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	releaseStartupMemory()
+	var debugLn net.Listener
+	if addr := s.cfg.Debug.Addr; addr != "" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			_ = ln.Close()
+			if metricsLn != nil {
+				_ = metricsLn.Close()
+			}
+			return fmt.Errorf("debug listener on %s: %w", addr, err)
+		}
+		debugLn = l
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	if debugLn != nil {
+		g.Go(func() error { return s.serveDebug(gctx, debugLn) })
+	}
 	g.Go(func() error {
 		s.log.Info("serving", "addr", ln.Addr().String(), "store", s.store.Backend(), "issuer", s.cfg.IssuerURL())
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !d.draining.Load() {

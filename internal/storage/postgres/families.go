@@ -149,7 +149,9 @@ const deadFamilies = `((revoked_at IS NULL AND (expires_at <= $1 OR rotated_at <
 // own LIMIT (which makes the planner walk the index and stop, rather than
 // build a bitmap of the whole backlog), under one LIMIT: it reads about
 // limit index entries and rows whatever the backlog, and never scans the
-// table (migration 00004 has the indexes). The ids are gathered into an
+// table (migrations 00004 and 00035 have the indexes; idle families are
+// found by created_at, which a refresh never changes, so that refreshes
+// stay HOT updates). The ids are gathered into an
 // array (an InitPlan) and deleted through the primary key, which the
 // planner cannot turn into a hash join over the whole table. The criterion
 // is repeated on the deleted rows: a family refreshed or revoked since its
@@ -164,8 +166,8 @@ func (s *Store) DeleteDeadFamilies(ctx context.Context, c storage.FamilyCleanup,
 			(SELECT id FROM refresh_families WHERE revoked_at IS NULL AND expires_at <= $1
 				ORDER BY expires_at LIMIT $4)
 			UNION ALL
-			(SELECT id FROM refresh_families WHERE revoked_at IS NULL AND rotated_at <= $2 AND expires_at > $1
-				ORDER BY rotated_at LIMIT $4)
+			(SELECT id FROM refresh_families WHERE revoked_at IS NULL AND created_at <= $2 AND rotated_at <= $2
+				AND expires_at > $1 ORDER BY created_at LIMIT $4)
 			UNION ALL
 			(SELECT id FROM refresh_families WHERE revoked_at IS NOT NULL AND revoked_at <= $3
 				ORDER BY revoked_at LIMIT $4)

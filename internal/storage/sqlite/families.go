@@ -165,7 +165,7 @@ func (s *Store) DeleteDeadFamilies(ctx context.Context, c storage.FamilyCleanup,
 	res, err := s.w.ExecContext(ctx, `DELETE FROM refresh_families WHERE rowid IN (
 			SELECT rowid FROM refresh_families WHERE revoked_at IS NULL AND expires_at <= ?1
 			UNION ALL
-			SELECT rowid FROM refresh_families WHERE revoked_at IS NULL AND rotated_at <= ?2 AND expires_at > ?1
+			SELECT rowid FROM refresh_families WHERE revoked_at IS NULL AND created_at <= ?2 AND rotated_at <= ?2 AND expires_at > ?1
 			UNION ALL
 			SELECT rowid FROM refresh_families WHERE revoked_at IS NOT NULL AND revoked_at <= ?3
 			LIMIT ?4)`,
