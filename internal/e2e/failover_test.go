@@ -378,8 +378,13 @@ func disruptUnderLoad(t *testing.T, url string, checkPort int, disrupt func()) {
 	t.Logf("%s: %d acknowledged registrations checked, %d lost; %d refresh chains, %d forked or lost", t.Name(), n, lost, workers, forked)
 	t.Logf("client-visible outage %.2f s (first failed request %.2f s after the stop; back at +1 s); answers after the stop: %v",
 		outage.Seconds(), counts.firstFail.Sub(stopAt).Seconds(), counts.byStatus)
-	if counts.byStatus["500"] > 0 {
-		t.Logf("NOTE: %d answers were 500 during the outage (storage faults becoming 503 is issue 10's work)", counts.byStatus["500"])
+	for status, n := range counts.byStatus {
+		if strings.HasPrefix(status, "5") && status != "503" {
+			t.Errorf("%d answers were %s while the database was away: want 503 with Retry-After", n, status)
+		}
+	}
+	if outage >= 5*time.Second {
+		t.Errorf("client-visible outage %.2f s, want under 5 s", outage.Seconds())
 	}
 }
 
