@@ -69,6 +69,9 @@ type Users interface {
 type Guard interface {
 	Admit(ctx context.Context, a throttle.Attempt) (time.Duration, error)
 	Failed(ctx context.Context, a throttle.Attempt) error
+	// Abandoned takes back Admit's count of an attempt whose password was
+	// never checked (busy, or a storage fault).
+	Abandoned(ctx context.Context, a throttle.Attempt) error
 	Succeeded(ctx context.Context, a throttle.Attempt, userID int64) error
 }
 
@@ -158,6 +161,10 @@ func (s *Service) Login(ctx context.Context, in Attempt) (Result, error) {
 		}
 		return Result{}, ErrInvalidCredentials
 	case err != nil:
+		// Not judged: a busy answer (503) must not count as a failure.
+		if uerr := s.guard.Abandoned(ctx, ta); uerr != nil {
+			return Result{}, errors.Join(err, uerr)
+		}
 		return Result{}, err
 	}
 	if err := s.guard.Succeeded(ctx, ta, u.ID); err != nil {
@@ -173,6 +180,7 @@ type noGuard struct{}
 
 func (noGuard) Admit(context.Context, throttle.Attempt) (time.Duration, error) { return 0, nil }
 func (noGuard) Failed(context.Context, throttle.Attempt) error                 { return nil }
+func (noGuard) Abandoned(context.Context, throttle.Attempt) error              { return nil }
 func (noGuard) Succeeded(context.Context, throttle.Attempt, int64) error       { return nil }
 
 // identifier is what logs and audit name an attempt by: the normalised

@@ -31,6 +31,7 @@ type fakeGuard struct {
 	wait                   time.Duration
 	admitErr, failErr      error
 	admitted, failed, oked []throttle.Attempt
+	abandoned              []throttle.Attempt
 	okUser                 int64
 }
 
@@ -41,6 +42,10 @@ func (g *fakeGuard) Admit(_ context.Context, a throttle.Attempt) (time.Duration,
 func (g *fakeGuard) Failed(_ context.Context, a throttle.Attempt) error {
 	g.failed = append(g.failed, a)
 	return g.failErr
+}
+func (g *fakeGuard) Abandoned(_ context.Context, a throttle.Attempt) error {
+	g.abandoned = append(g.abandoned, a)
+	return nil
 }
 func (g *fakeGuard) Succeeded(_ context.Context, a throttle.Attempt, id int64) error {
 	g.oked = append(g.oked, a)
@@ -97,6 +102,9 @@ func TestLogin(t *testing.T) {
 				}
 				if len(g.failed)+len(g.oked) != 0 {
 					t.Errorf("busy attempt counted")
+				}
+				if len(g.admitted) != 1 || len(g.abandoned) != 1 || g.abandoned[0] != g.admitted[0] {
+					t.Errorf("busy attempt: admitted %v, abandoned %v; want Admit's count taken back", g.admitted, g.abandoned)
 				}
 			}},
 		{name: "admit-store-error/internal", g: fakeGuard{admitErr: storeDown},

@@ -111,6 +111,7 @@ type fakeGuard struct {
 	checked   []throttle.Attempt
 	failed    []throttle.Attempt
 	succeeded []throttle.Attempt
+	abandoned []throttle.Attempt
 	userIDs   []int64
 }
 
@@ -126,6 +127,13 @@ func (g *fakeGuard) Failed(_ context.Context, a throttle.Attempt) error {
 	defer g.mu.Unlock()
 	g.failed = append(g.failed, a)
 	return g.failErr
+}
+
+func (g *fakeGuard) Abandoned(_ context.Context, a throttle.Attempt) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.abandoned = append(g.abandoned, a)
+	return nil
 }
 
 func (g *fakeGuard) Succeeded(_ context.Context, a throttle.Attempt, userID int64) error {

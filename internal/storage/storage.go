@@ -263,6 +263,11 @@ type Throttles interface {
 	BlockThrottle(ctx context.Context, key string, until time.Time) error
 	// ResetThrottle forgets key (after a successful login).
 	ResetThrottle(ctx context.Context, key string) error
+	// UndoFailure takes back one failure AddFailure counted for key, for
+	// an attempt that was never judged (the server was too busy to check
+	// the password): one conditional update, never below zero; a missing
+	// key is nothing to undo.
+	UndoFailure(ctx context.Context, key string) error
 	// DeleteStaleThrottles deletes at most limit keys whose window started
 	// before cutoff and whose block has ended by cutoff; returns how many.
 	DeleteStaleThrottles(ctx context.Context, cutoff time.Time, limit int) (int64, error)

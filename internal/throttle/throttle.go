@@ -359,6 +359,17 @@ func (g *Guard) block(ctx context.Context, a Attempt, key string, failures int64
 	return nil
 }
 
+// Abandoned takes back the count Admit made for an attempt that was never
+// judged: the password was not checked because the server was busy (no
+// hashing slot) or the store failed. Without it a burst of busy answers
+// would block the owner's pair as if they had been wrong passwords.
+func (g *Guard) Abandoned(ctx context.Context, a Attempt) error {
+	if err := g.store.UndoFailure(ctx, keysOf(a).own); err != nil {
+		return fmt.Errorf("login throttle: %w", err)
+	}
+	return nil
+}
+
 // Succeeded forgets the failures of the attempt's own source (its pair,
 // or its device) — never the account's or the IP's, which other sources
 // ran up — marks the pair a known source for KnownFor, and audits the

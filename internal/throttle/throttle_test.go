@@ -386,6 +386,31 @@ func TestSucceededResetsPairOnly(t *testing.T) {
 	})
 }
 
+// A burst of busy answers (no hashing slot: 503) must not block the
+// owner: each abandoned attempt gives back the count Admit made, while
+// wrong passwords keep counting exactly.
+func TestAbandonedAttemptsDoNotCount(t *testing.T) {
+	storagetest.ForEachBackend(t, func(t *testing.T, s storage.Store) {
+		e := newGuard(t, s, throttle.Policy{PairLimit: 5, IPLimit: 100, AccountLimit: 1000})
+		a := attempt("alice@example.com", "192.0.2.1")
+		ctx := context.Background()
+		for i := range 20 {
+			wait, err := e.g.Admit(ctx, a)
+			if err != nil || wait > 0 {
+				t.Fatalf("busy attempt %d: Admit = %v, %v; want admitted (busy answers are not failures)", i+1, wait, err)
+			}
+			if err := e.g.Abandoned(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.wantWait("after 20 busy answers", a, 0)
+		e.failN(4, a)
+		e.wantWait("4 wrong passwords after the busy answers", a, 0)
+		e.fail(a)
+		e.wantWait("the 5th wrong password uses up the pair's attempts, as without busy answers", a, 30*time.Second)
+	})
+}
+
 func TestAudit(t *testing.T) {
 	storagetest.ForEachBackend(t, func(t *testing.T, s storage.Store) {
 		e := newGuard(t, s, throttle.Policy{PairLimit: 2})

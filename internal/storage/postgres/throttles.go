@@ -102,6 +102,17 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
+// UndoFailure takes back one counted failure of key (never below zero).
+func (s *Store) UndoFailure(ctx context.Context, key string) error {
+	if !validText(key) {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE login_throttles SET failures = failures - 1 WHERE key = $1 AND failures > 0`, key); err != nil {
+		return fmt.Errorf("undo login failure: %w", err)
+	}
+	return nil
+}
+
 // staleThrottles is DeleteStaleThrottles' criterion ($1 cutoff).
 const staleThrottles = `window_start < $1 AND (blocked_until IS NULL OR blocked_until <= $1)`
 

@@ -105,6 +105,17 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
+// UndoFailure takes back one counted failure of key (never below zero).
+func (s *Store) UndoFailure(ctx context.Context, key string) error {
+	if !validText(key) {
+		return nil
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE login_throttles SET failures = failures - 1 WHERE key = ? AND failures > 0`, key); err != nil {
+		return fmt.Errorf("undo login failure: %w", err)
+	}
+	return nil
+}
+
 // DeleteStaleThrottles is one DELETE of at most limit rows found through
 // login_throttles_window_idx.
 func (s *Store) DeleteStaleThrottles(ctx context.Context, cutoff time.Time, limit int) (int64, error) {

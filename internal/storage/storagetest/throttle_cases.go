@@ -143,6 +143,21 @@ var throttleCases = []testCase{
 			storage.Throttle{Key: "k", WindowStart: norm(t0.Add(time.Second)), Failures: 1})
 		wantErr(t, "ResetThrottle of a missing key", s.ResetThrottle(ctxT(t), "missing"), nil)
 	}},
+	{"throttles/undo-failure-never-below-zero", func(t *testing.T, s storage.Store) {
+		mustAddFailure(t, s, "k", t0)
+		mustAddFailure(t, s, "k", t0)
+		mustBlock(t, s, "k", t0.Add(time.Hour))
+		mustAddFailure(t, s, "other", t0)
+		wantErr(t, "UndoFailure", s.UndoFailure(ctxT(t), "k"), nil)
+		wantEqual(t, "after one undo", mustGetThrottle(t, s, "k"),
+			storage.Throttle{Key: "k", WindowStart: norm(t0), Failures: 1, BlockedUntil: norm(t0.Add(time.Hour))})
+		wantErr(t, "UndoFailure", s.UndoFailure(ctxT(t), "k"), nil)
+		wantErr(t, "UndoFailure at zero", s.UndoFailure(ctxT(t), "k"), nil)
+		wantEqual(t, "failures after undoing past zero", mustGetThrottle(t, s, "k").Failures, int64(0))
+		wantEqual(t, "other key untouched", mustGetThrottle(t, s, "other").Failures, int64(1))
+		wantErr(t, "UndoFailure of a missing key", s.UndoFailure(ctxT(t), "missing"), nil)
+		wantEqual(t, "missing key not created", throttleKeys(mustGetThrottles(t, s, "missing")), []string{})
+	}},
 	{"throttles/delete-stale-batched", func(t *testing.T, s storage.Store) {
 		cutoff := t0.Add(time.Hour)
 		us := time.Microsecond
@@ -181,6 +196,7 @@ var throttleCases = []testCase{
 			refused(t, "AddFailure", err)
 			refused(t, "BlockThrottle", s.BlockThrottle(ctxT(t), bad, t0.Add(time.Hour)))
 			wantErr(t, "ResetThrottle", s.ResetThrottle(ctxT(t), bad), nil)
+			wantErr(t, "UndoFailure", s.UndoFailure(ctxT(t), bad), nil)
 			wantEqual(t, "GetThrottles", throttleKeys(mustGetThrottles(t, s, bad, "good")), []string{"good"})
 		}
 		n, err := s.DeleteStaleThrottles(ctxT(t), t0.Add(24*time.Hour), 100)
