@@ -31,6 +31,10 @@ type Store interface {
 	Clients
 	RevokedTokens
 	BrowserSessions
+	AuthorizationRequests
+	AuthorizationCodes
+	Consents
+	GrantLinks
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Backend names the implementation ("postgres" or "sqlite").
