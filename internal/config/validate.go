@@ -222,6 +222,7 @@ func (c Config) Validate() error {
 	}
 
 	c.OAuth2.validate(bad)
+	c.OIDC.validate(bad)
 	p = append(p, c.CORS.problems()...)
 
 	if len(p) > 0 {

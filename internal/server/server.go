@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -55,6 +56,8 @@ type Server struct {
 	Login   *authn.Service
 	Clients *clients.Registry
 	handler http.Handler
+	now     func() time.Time
+	oidc    oidcParts
 }
 
 // New builds every service over an open, migrated store. It generates the
@@ -125,8 +128,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, Clients: registry}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, Clients: registry, now: now}
+	s.oidc = s.newOIDC(proxies)
 	oauth := s.oauth2Options()
+	oauth.OIDC, oauth.Now = s.oauth2OIDC(s.oidc), now
 	e := httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
@@ -146,6 +151,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
 	})
 	oauth2.Mount(e, oauth)
+	s.mountLogin(e, s.oidc)
 	s.handler = e
 	return s, nil
 }
@@ -162,8 +168,16 @@ func KeyPolicy(cfg config.Config) signer.Policy {
 	}
 	keep(cfg.Keys.AccessAlgorithm, cfg.Tokens.AccessTTL)
 	keep(cfg.Keys.RefreshAlgorithm, cfg.Tokens.RefreshTTL)
+	// ID tokens are always RS256 (OIDC Core §15.1: every RP supports it).
+	keep("RS256", cfg.OIDC.IDTokenTTL)
+	var rings []string
+	for _, alg := range []string{cfg.Keys.AccessAlgorithm, cfg.Keys.RefreshAlgorithm, "RS256"} {
+		if !slices.Contains(rings, alg) {
+			rings = append(rings, alg)
+		}
+	}
 	return signer.Policy{
-		Rings:          []string{cfg.Keys.AccessAlgorithm, cfg.Keys.RefreshAlgorithm},
+		Rings:          rings,
 		RSABits:        cfg.Keys.RSABits,
 		RotationPeriod: cfg.Keys.RotationPeriod,
 		PrePublish:     cfg.Keys.PrePublish,
@@ -230,7 +244,10 @@ func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err erro
 	if err != nil {
 		return sessions, throttles, err
 	}
-	return sessions, throttles, s.flushRevoked(ctx)
+	if err := s.flushRevoked(ctx); err != nil {
+		return sessions, throttles, err
+	}
+	return sessions, throttles, s.flushOIDC(ctx)
 }
 
 // Flush runs the janitor once over a store, without a running server
