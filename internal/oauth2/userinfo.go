@@ -103,4 +103,3 @@ func bearerError(c echo.Context, status int, code, desc string) error {
 	}
 	return c.JSON(status, errorBody{Error: code, Description: desc})
 }
-
