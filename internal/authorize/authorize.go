@@ -95,21 +95,22 @@ type Request struct {
 func (r Request) HasPrompt(p string) bool { return slices.Contains(r.Prompt, p) }
 
 // Park stores r until the login and consent pages are done; returns its id
-// (128 random bits, unguessable: it is the only handle the pages get).
-func (s *Service) Park(ctx context.Context, r Request) (string, error) {
+// (128 random bits, unguessable: it is the only handle the pages get) and
+// r as stored (CreatedAt set).
+func (s *Service) Park(ctx context.Context, r Request) (string, Request, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	r.CreatedAt = now
 	data, err := json.Marshal(r)
 	if err != nil {
-		return "", err
+		return "", r, err
 	}
 	id := random(16)
 	if err := s.st.CreateAuthorizationRequest(ctx, storage.AuthorizationRequest{
 		ID: id, ClientID: r.ClientID, Data: data, CreatedAt: now, ExpiresAt: now.Add(s.requestTTL),
 	}); err != nil {
-		return "", fmt.Errorf("park authorization request: %w", err)
+		return "", r, fmt.Errorf("park authorization request: %w", err)
 	}
-	return id, nil
+	return id, r, nil
 }
 
 // Pending returns the parked request, or ErrUnknownRequest.

@@ -72,7 +72,7 @@ func (s *surface) authorize(c echo.Context) error {
 		return s.respond(c, back, nil, ae)
 	}
 	req.RedirectURI, req.ResponseMode = redirectURI, mode
-	id, err := s.oidc.Flow.Park(ctx, req)
+	id, req, err := s.oidc.Flow.Park(ctx, req)
 	if err != nil {
 		return s.serverErrorPage(c, err)
 	}

@@ -14,7 +14,7 @@ import (
 
 // Flow is the authorization code flow's state (*authorize.Service).
 type Flow interface {
-	Park(ctx context.Context, r authorize.Request) (string, error)
+	Park(ctx context.Context, r authorize.Request) (string, authorize.Request, error)
 	Pending(ctx context.Context, id string) (authorize.Request, error)
 	Finish(ctx context.Context, id string) error
 	IssueCode(ctx context.Context, c authorize.Code) (string, error)

@@ -69,6 +69,16 @@ type env struct {
 
 func newEnv(t testing.TB, store storage.Store, mutate ...func(*config.Config)) *env {
 	t.Helper()
+	e := newEnvWith(t, store, mutate...)
+	ts := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(ts.Close)
+	e.url, e.client = ts.URL, ts.Client()
+	return e
+}
+
+// newEnvWith builds the server without serving it.
+func newEnvWith(t testing.TB, store storage.Store, mutate ...func(*config.Config)) *env {
+	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
 		m(&cfg)
@@ -78,9 +88,7 @@ func newEnv(t testing.TB, store storage.Store, mutate ...func(*config.Config)) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &env{t: t, srv: srv, store: store, clock: clock, url: ts.URL, client: ts.Client()}
+	return &env{t: t, srv: srv, store: store, clock: clock}
 }
 
 type response struct {
