@@ -217,7 +217,10 @@ func (b *browser) read(resp *http.Response, err error) page {
 
 func (b *browser) get(u string) page { b.t.Helper(); return b.read(b.c.Get(u)) }
 
-func (b *browser) postForm(u string, v url.Values) page { b.t.Helper(); return b.read(b.c.PostForm(u, v)) }
+func (b *browser) postForm(u string, v url.Values) page {
+	b.t.Helper()
+	return b.read(b.c.PostForm(u, v))
+}
 
 var hiddenRe = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
 
