@@ -24,6 +24,14 @@ func (b *browser) noFollow() *browser {
 	return &browser{t: b.t, c: &c}
 }
 
+// flipLast changes the last character of s.
+func flipLast(s string) string {
+	if s[len(s)-1] == 'A' {
+		return s[:len(s)-1] + "B"
+	}
+	return s[:len(s)-1] + "A"
+}
+
 func pkce() (verifier, challenge string) {
 	verifier = randomString(32)
 	sum := sha256.Sum256([]byte(verifier))
@@ -183,18 +191,18 @@ func TestOIDCBadInput(t *testing.T) {
 			codeParams := base("app1", badRP, "code_challenge", challenge2, "scope", "openid offline_access")
 			for _, tc := range []struct {
 				name, client, secret, code string
-				v                        url.Values
-				want                     string
+				v                          url.Values
+				want                       string
 			}{
 				{"tampered-code", "app1", secret1, "x", url.Values{"redirect_uri": {badRP}, "code_verifier": {verifier}}, "invalid_grant"},
-				{"wrong-verifier", "app1", secret1, "", url.Values{"redirect_uri": {badRP}, "code_verifier": {verifier[:len(verifier)-1] + "A"}}, "invalid_grant"},
+				{"wrong-verifier", "app1", secret1, "", url.Values{"redirect_uri": {badRP}, "code_verifier": {flipLast(verifier)}}, "invalid_grant"},
 				{"no-verifier", "app1", secret1, "", url.Values{"redirect_uri": {badRP}}, "invalid_request"},
 				{"other-redirect-uri", "app1", secret1, "", url.Values{"redirect_uri": {badRP + "/x"}, "code_verifier": {verifier}}, "invalid_grant"},
 				{"other-client", "app2", "", "", url.Values{"client_id": {"app2"}, "redirect_uri": {badRP}, "code_verifier": {verifier}}, "invalid_grant"},
 			} {
 				code := codeFor(t, e, b, codeParams)
 				if tc.code == "x" {
-					code = code[:10] + strings.ToUpper(code[10:11]) + "Q" + code[12:]
+					code = flipLast(code)
 				}
 				tc.v.Set("code", code)
 				id := tc.client
