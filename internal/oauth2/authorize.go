@@ -72,11 +72,10 @@ func (s *surface) authorize(c echo.Context) error {
 		return s.respond(c, back, nil, ae)
 	}
 	req.RedirectURI, req.ResponseMode = redirectURI, mode
-	id, req, err := s.oidc.Flow.Park(ctx, req)
-	if err != nil {
-		return s.serverErrorPage(c, err)
-	}
-	return s.proceed(c, id, req, client)
+	req.CreatedAt = s.now()
+	// Parked only when the login or consent page is needed (proceed):
+	// an SSO answer costs no write of the request.
+	return s.proceed(c, "", req, client)
 }
 
 // validateAuthorize checks everything but client and redirect URI.
@@ -185,10 +184,22 @@ func (s *surface) proceed(c echo.Context, id string, req authorize.Request, clie
 	ctx := c.Request().Context()
 	back := response{redirectURI: req.RedirectURI, state: req.State, mode: req.ResponseMode, issuer: s.issuer}
 	finish := func(code string, ae *authzError) error {
-		if err := s.oidc.Flow.Finish(ctx, id); err != nil {
-			return s.serverErrorPage(c, err)
+		if id != "" {
+			if err := s.oidc.Flow.Finish(ctx, id); err != nil {
+				return s.serverErrorPage(c, err)
+			}
 		}
 		return s.respond(c, back, &code, ae)
+	}
+	// toPage parks the request (first time) and sends the browser to a page.
+	toPage := func(path string) error {
+		if id == "" {
+			var err error
+			if id, req, err = s.oidc.Flow.Park(ctx, req); err != nil {
+				return s.serverErrorPage(c, err)
+			}
+		}
+		return c.Redirect(http.StatusSeeOther, path+"?req="+url.QueryEscape(id))
 	}
 	if req.Denied {
 		return finish("", &authzError{errAccessDenied, "the user did not allow the request"})
@@ -216,7 +227,7 @@ func (s *surface) proceed(c echo.Context, id string, req authorize.Request, clie
 		if req.HasPrompt("none") {
 			return finish("", &authzError{errLoginRequired, "the user is not signed in"})
 		}
-		return c.Redirect(http.StatusSeeOther, s.oidc.LoginPath+"?req="+url.QueryEscape(id))
+		return toPage(s.oidc.LoginPath)
 	}
 	if !client.FirstParty && !req.Consented {
 		ok, err := s.oidc.Flow.Consented(ctx, user.ID, client.ID, req.Scopes)
@@ -227,7 +238,7 @@ func (s *surface) proceed(c echo.Context, id string, req authorize.Request, clie
 			if req.HasPrompt("none") {
 				return finish("", &authzError{errConsentRequired, "the user has not consented to this application"})
 			}
-			return c.Redirect(http.StatusSeeOther, s.oidc.ConsentPath+"?req="+url.QueryEscape(id))
+			return toPage(s.oidc.ConsentPath)
 		}
 	}
 	code, err := s.oidc.Flow.IssueCode(ctx, authorize.Code{
