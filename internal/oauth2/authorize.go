@@ -217,7 +217,9 @@ func (s *surface) proceed(c echo.Context, id string, req authorize.Request, clie
 	}
 	if !needLogin {
 		user, err = s.oidc.Accounts.Get(ctx, sess.UserID)
-		if errors.Is(err, storage.ErrNotFound) || (err == nil && !user.IsActive) {
+		// A password set after the sign-in voids the session (as it voids
+		// refresh families).
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && (!user.IsActive || sess.AuthTime.Before(user.PasswordChangedAt))) {
 			needLogin = true
 		} else if err != nil {
 			return s.serverErrorPage(c, err)

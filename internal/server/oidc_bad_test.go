@@ -242,6 +242,13 @@ func TestOIDCBadInput(t *testing.T) {
 			if ui.status != 401 || !strings.Contains(ui.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 				t.Fatalf("userinfo with the replayed code's access token: %d %v", ui.status, ui.header)
 			}
+			// response_mode=form_post: an auto-submitting form to the redirect URI.
+			fp := b.noFollow().get(e.url + "/oauth2/authorize?" + base("app1", badRP, "response_mode", "form_post").Encode())
+			if fp.status != 200 || !strings.Contains(fp.body, `action="https://rp.example/callback"`) ||
+				!strings.Contains(fp.body, `name="code"`) || !strings.Contains(fp.body, `name="state" value="st&amp;=ü x"`) ||
+				!strings.Contains(fp.header.Get("Content-Security-Policy"), "script-src 'nonce-") {
+				t.Fatalf("form_post: %d %v %s", fp.status, fp.header, fp.body)
+			}
 			_ = app1
 			_ = app2
 		})

@@ -83,6 +83,39 @@ func TestOIDCFlowWithoutBrowser(t *testing.T) {
 				t.Fatalf("prompt=none with a session: %s %d %s", p.url, p.status, p.body)
 			}
 
+			// The user's applications: app two listed, withdrawn, asked again.
+			p = b.get(e.url + "/login/consents")
+			if p.status != 200 || !strings.Contains(p.body, "App Two") {
+				t.Fatalf("consents page: %d %s", p.status, p.body)
+			}
+			v := p.hidden()
+			if r := b.postForm(e.url+"/login/consents/withdraw", url.Values{"client_id": {"app2"}}); r.status != http.StatusForbidden {
+				t.Fatalf("withdraw without CSRF token: %d", r.status)
+			}
+			if r := b.postForm(e.url+"/login/consents/withdraw", v); r.status != 200 || strings.Contains(r.body, "App Two") {
+				t.Fatalf("withdraw: %d %s", r.status, r.body)
+			}
+			if p = b.get(rp2.srv.URL + "/start"); p.url.Path != "/login/consent" {
+				t.Fatalf("after withdrawal the consent page again: %s", p.url)
+			}
+			if p = b.consent(e.url, p, "deny"); p.status != http.StatusUnauthorized || !strings.Contains(p.body, "access_denied") {
+				t.Fatalf("deny: %d %s", p.status, p.body)
+			}
+
+			// max_age: an older sign-in asks again.
+			e.clock.Advance(2 * time.Minute)
+			if p = b.get(rp1.srv.URL + "/start?max_age=60"); p.url.Path != "/login" {
+				t.Fatalf("max_age=60 two minutes after sign-in: %s", p.url)
+			}
+			if p = b.get(rp1.srv.URL + "/start?max_age=600"); p.status != 200 || p.url.Path != "/callback" {
+				t.Fatalf("max_age=600: %s %d", p.url, p.status)
+			}
+
+			// Logout without an id_token_hint asks first.
+			if p = b.get(e.url + "/logout"); p.status != 200 || !strings.Contains(p.body, `name="confirm"`) {
+				t.Fatalf("logout without hint: %d %s", p.status, p.body)
+			}
+
 			// Refresh keeps sid and auth_time.
 			e.clock.Advance(time.Minute)
 			ts := rp1.conf.TokenSource(rp1.ctx, &oauth2.Token{RefreshToken: r1.Token.RefreshToken, Expiry: time.Now().Add(-time.Hour)})
