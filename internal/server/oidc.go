@@ -2,13 +2,17 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/idp/idp/internal/authorize"
+	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/login"
 	"github.com/idp/idp/internal/oauth2"
+	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/websession"
 )
 
@@ -48,16 +52,28 @@ func (s *Server) mountLogin(e *echo.Echo, p oidcParts) {
 	})
 }
 
-// flushOIDC deletes expired authorization requests and codes and dead
-// browser sessions (part of the janitor's run).
+// flushOIDC deletes expired authorization requests and codes, dead
+// browser sessions and grant links older than any family can live (part
+// of the janitor's run).
 func (s *Server) flushOIDC(ctx context.Context) error {
-	n, err := s.oidc.flow.Flush(ctx, s.cfg.Tokens.FlushBatch)
+	return flushOIDCStore(ctx, s.cfg, s.store, s.now(), s.log)
+}
+
+// flushOIDCStore is flushOIDC over a store (also `idp tokens flush`).
+func flushOIDCStore(ctx context.Context, cfg config.Config, store storage.Store, now time.Time, log *slog.Logger) error {
+	batch := cfg.Tokens.FlushBatch
+	flow := authorize.New(authorize.Options{Store: store, Now: func() time.Time { return now }})
+	n, err := flow.Flush(ctx, batch)
 	if err != nil {
 		return err
 	}
-	m, err := s.store.DeleteDeadBrowserSessions(ctx, s.now(), s.cfg.Tokens.FlushBatch)
-	if n+m > 0 {
-		s.log.Info("janitor", "authorization_state_deleted", n, "browser_sessions_deleted", m)
+	m, err := store.DeleteDeadBrowserSessions(ctx, now, batch)
+	if err != nil {
+		return err
+	}
+	l, err := store.DeleteGrantLinksBefore(ctx, now.Add(-cfg.Tokens.SessionTTL-cfg.Tokens.RevokedRetention), batch)
+	if n+m+l > 0 {
+		log.Info("janitor", "authorization_state_deleted", n, "browser_sessions_deleted", m, "grant_links_deleted", l)
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/storage"
@@ -281,5 +282,40 @@ func TestOIDCUserinfoErrors(t *testing.T) {
 		if r.status != tc.status || !strings.Contains(r.header.Get("WWW-Authenticate"), tc.www) {
 			t.Errorf("userinfo/%s: %d %q", tc.name, r.status, r.header.Get("WWW-Authenticate"))
 		}
+	}
+}
+
+// TestOIDCJanitor: the janitor deletes expired codes, requests, dead
+// browser sessions and old grant links.
+func TestOIDCJanitor(t *testing.T) {
+	e := newOIDCEnv(t, stores[0].open(t))
+	ctx := t.Context()
+	now := e.clock.Now()
+	_ = e.store.CreateBrowserSession(ctx, storage.BrowserSession{ID: "s", SecretHash: "h", CreatedAt: now, LastSeenAt: now,
+		IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour)})
+	_ = e.store.CreateAuthorizationCode(ctx, storage.AuthorizationCode{Hash: "c", ClientID: "a", Data: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+	_ = e.store.CreateAuthorizationRequest(ctx, storage.AuthorizationRequest{ID: "r", ClientID: "a", Data: []byte("{}"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+	_ = e.store.CreateGrantLink(ctx, storage.GrantLink{FamilyID: "f", BrowserSessionID: "s", ClientID: "a", UserID: 1, AuthTime: now, CreatedAt: now})
+	if _, _, err := e.srv.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.GetBrowserSession(ctx, "s"); err != nil {
+		t.Fatalf("live session deleted: %v", err)
+	}
+	e.clock.Advance(e.srv.cfg.Tokens.SessionTTL + e.srv.cfg.Tokens.RevokedRetention + time.Hour)
+	if _, _, err := e.srv.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.GetBrowserSession(ctx, "s"); err == nil {
+		t.Error("dead browser session kept")
+	}
+	if _, err := e.store.GetAuthorizationCode(ctx, "c"); err == nil {
+		t.Error("expired code kept")
+	}
+	if _, err := e.store.GetAuthorizationRequest(ctx, "r"); err == nil {
+		t.Error("expired request kept")
+	}
+	if _, err := e.store.GetGrantLink(ctx, "f"); err == nil {
+		t.Error("old grant link kept")
 	}
 }

@@ -270,7 +270,7 @@ func Flush(ctx context.Context, cfg config.Config, store storage.Store, log *slo
 	} else if n > 0 {
 		log.Info("flush", "revoked_tokens_deleted", n)
 	}
-	return sessions, throttles, nil
+	return sessions, throttles, flushOIDCStore(ctx, cfg, store, time.Now(), log)
 }
 
 // Handler is the HTTP API.
