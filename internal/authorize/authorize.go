@@ -322,6 +322,14 @@ func (s *Service) LinkOf(ctx context.Context, familyID string) (storage.GrantLin
 	return s.st.GetGrantLink(ctx, familyID)
 }
 
+// Reauthenticated carries the families of browser session from over to
+// session to: the same user signed in again in the same browser (a new
+// sid), so that logging out of the new session still ends them.
+func (s *Service) Reauthenticated(ctx context.Context, from, to string) error {
+	_, err := s.st.MoveGrantLinks(ctx, from, to)
+	return err
+}
+
 // EndSession ends the refresh families issued under browser session sid
 // (RP-initiated logout); returns how many it ended.
 func (s *Service) EndSession(ctx context.Context, sid string) (int64, error) {

@@ -36,6 +36,7 @@ type Flow interface {
 	Consents(ctx context.Context, userID int64) ([]storage.Consent, error)
 	WithdrawConsent(ctx context.Context, userID int64, clientID string) (int64, error)
 	EndSession(ctx context.Context, sid string) (int64, error)
+	Reauthenticated(ctx context.Context, from, to string) error
 }
 
 // Sessions is the browser session (*websession.Manager).
@@ -254,8 +255,16 @@ func (p *pagesSurface) submitLogin(c echo.Context) error {
 	case err != nil:
 		return p.serverError(c, err)
 	}
-	if _, err := p.o.Sessions.Login(c.Response(), r, res.User.ID); err != nil {
+	fresh, err := p.o.Sessions.Login(c.Response(), r, res.User.ID)
+	if err != nil {
 		return p.serverError(c, err)
+	}
+	if sess.Authenticated() && sess.UserID == res.User.ID {
+		// prompt=login / max_age: the same user again; the apps signed in
+		// through the old sid now belong to the new one (logout ends them).
+		if err := p.o.Flow.Reauthenticated(r.Context(), sess.ID, fresh.ID); err != nil {
+			return p.serverError(c, err)
+		}
 	}
 	return p.resume(c, id)
 }

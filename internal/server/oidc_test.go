@@ -139,9 +139,17 @@ func TestOIDCFlowWithoutBrowser(t *testing.T) {
 			if p.url.Path != "/login" {
 				t.Fatalf("prompt=login: %s", p.url)
 			}
+			if p = b.login(e.url, p, "alice@example.com", "correct-horse-battery"); p.status != 200 {
+				t.Fatalf("sign-in again: %d %s", p.status, p.body)
+			}
+			r3, _ := rp1.result()
+			if r3.Claims["sid"] == sid || r3.Claims["auth_time"] == c["auth_time"] {
+				t.Fatalf("a new sign-in is a new browser session: %v", r3.Claims)
+			}
 
-			// RP-initiated logout: ends the session and its refresh families.
-			p = b.get(e.url + "/logout?" + url.Values{"id_token_hint": {r1.RawID},
+			// RP-initiated logout: ends the session and its refresh families,
+			// those issued before the new sign-in too.
+			p = b.get(e.url + "/logout?" + url.Values{"id_token_hint": {r3.RawID},
 				"post_logout_redirect_uri": {rp1.srv.URL + "/bye"}, "state": {"s-1"}}.Encode())
 			if p.status != 200 || p.url.Path != "/bye" || p.url.Query().Get("state") != "s-1" {
 				t.Fatalf("logout: %s %d %s", p.url, p.status, p.body)

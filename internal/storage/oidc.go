@@ -106,6 +106,9 @@ type GrantLinks interface {
 	ListGrantLinksBySession(ctx context.Context, browserSessionID string) ([]GrantLink, error)
 	// ListGrantLinksByClient returns the links of (user, client).
 	ListGrantLinksByClient(ctx context.Context, userID int64, clientID string) ([]GrantLink, error)
+	// MoveGrantLinks re-links every link of browser session from to to
+	// (the same user signed in again: a new sid); returns how many.
+	MoveGrantLinks(ctx context.Context, from, to string) (int64, error)
 	// DeleteGrantLinksBefore deletes up to limit links created at or before
 	// cutoff (older than any family can live); returns how many.
 	DeleteGrantLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)

@@ -286,6 +286,18 @@ func (t *Tables) ListGrantLinksByClient(ctx context.Context, userID int64, clien
 	return t.listLinks(ctx, `user_id = ? AND client_id = ?`, userID, clientID)
 }
 
+// MoveGrantLinks re-links the links of browser session from to to.
+func (t *Tables) MoveGrantLinks(ctx context.Context, from, to string) (int64, error) {
+	if err := CheckText(from, to); err != nil {
+		return 0, fmt.Errorf("move grant links: %w", err)
+	}
+	res, err := t.exec(ctx, `UPDATE grant_links SET browser_session_id = ? WHERE browser_session_id = ?`, to, from)
+	if err != nil {
+		return 0, fmt.Errorf("move grant links: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // DeleteGrantLinksBefore deletes up to limit links created at or before cutoff.
 func (t *Tables) DeleteGrantLinksBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	if limit <= 0 {

@@ -114,6 +114,12 @@ var oidcCases = []testCase{
 		wantEqual(t, "by session", len(bs), 2)
 		bc, _ := s.ListGrantLinksByClient(ctxT(t), 1, "a")
 		wantEqual(t, "by client", len(bc), 2)
+		moved, err := s.MoveGrantLinks(ctxT(t), "s2", "s3")
+		wantErr(t, "move", err, nil)
+		wantEqual(t, "moved", moved, int64(1))
+		if l, _ := s.GetGrantLink(ctxT(t), "f3"); l.BrowserSessionID != "s3" {
+			t.Fatalf("moved link: %+v", l)
+		}
 		n, err := s.DeleteGrantLinksBefore(ctxT(t), t0, 10)
 		wantErr(t, "delete old", err, nil)
 		wantEqual(t, "deleted", n, int64(1))
