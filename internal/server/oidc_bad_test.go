@@ -319,3 +319,33 @@ func TestOIDCJanitor(t *testing.T) {
 		t.Error("old grant link kept")
 	}
 }
+
+// TestOIDCPasswordChangeEndsSSO: a password set after the sign-in voids
+// the browser session, as it voids refresh families.
+func TestOIDCPasswordChangeEndsSSO(t *testing.T) {
+	e := newOIDCEnv(t, stores[0].open(t))
+	e.register("Alice", "alice@example.com", "correct-horse-battery")
+	e.mustClient(clients.Spec{ID: "app1", Type: storage.ClientConfidential, FirstParty: true,
+		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{badRP}, Scopes: []string{"openid"}})
+	_, challenge := pkce()
+	q := url.Values{"client_id": {"app1"}, "redirect_uri": {badRP}, "response_type": {"code"}, "scope": {"openid"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	b := newBrowser(t)
+	codeFor(t, e, b, q) // signs in
+	q.Set("prompt", "none")
+	if codeFor(t, e, b, q) == "" {
+		t.Fatal("prompt=none with a session")
+	}
+	e.clock.Advance(time.Second)
+	u, err := e.store.GetUserByEmail(t.Context(), "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Users.SetPassword(t.Context(), u.ID, "another-long-password"); err != nil {
+		t.Fatal(err)
+	}
+	p := b.noFollow().get(e.url + "/oauth2/authorize?" + q.Encode())
+	if loc, _ := url.Parse(p.header.Get("Location")); p.status != http.StatusSeeOther || loc.Query().Get("error") != "login_required" {
+		t.Fatalf("after a password change: %d %s", p.status, p.header.Get("Location"))
+	}
+}
