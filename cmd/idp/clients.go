@@ -44,12 +44,12 @@ func (f *clientFlags) bind(fs *pflag.FlagSet, create bool) {
 		fs.StringVar(&f.typ, "type", storage.ClientConfidential, "confidential (has a secret) or public")
 	}
 	fs.StringVar(&f.name, "name", "", "display name")
-	fs.StringArrayVar(&f.grants, "grant", nil, "allowed grant type: client_credentials, password, refresh_token (repeatable)")
+	fs.StringArrayVar(&f.grants, "grant", nil, "allowed grant type: authorization_code, client_credentials, password, refresh_token (repeatable)")
 	fs.StringArrayVar(&f.redirects, "redirect-uri", nil, "redirect URI (repeatable)")
 	fs.StringArrayVar(&f.postLogout, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
 	fs.StringArrayVar(&f.scopes, "scope", nil, "allowed scope (repeatable)")
 	fs.StringArrayVar(&f.audiences, "audience", nil, "audience its access tokens may carry, an absolute URI; the RFC 8707 resource selects among them (repeatable)")
-	fs.BoolVar(&f.firstParty, "first-party", false, "a first-party client (may use the password grant)")
+	fs.BoolVar(&f.firstParty, "first-party", false, "a first-party client (may use the password grant; no consent page in the authorization code flow)")
 	fs.DurationVar(&f.accessTTL, "access-ttl", 0, "access-token lifetime for this client (0: tokens.access_ttl)")
 	fs.DurationVar(&f.refreshTTL, "refresh-ttl", 0, "refresh-token idle lifetime for this client (0: tokens.refresh_ttl)")
 }
@@ -198,7 +198,9 @@ func (a *app) createClientCmd() *cobra.Command {
 		Use:   "create",
 		Short: "Register a client; a confidential client's secret is printed once",
 		Example: "  idp clients create --name billing --grant client_credentials --scope billing:read --audience https://billing.example\n" +
-			"  idp clients create --name app --first-party --grant password --grant refresh_token --scope email --json",
+			"  idp clients create --name app --first-party --grant password --grant refresh_token --scope email --json\n" +
+			"  idp clients create --name spa --type public --grant authorization_code --grant refresh_token \\\n" +
+			"    --redirect-uri https://spa.example/callback --post-logout-redirect-uri https://spa.example/ --scope openid --scope email --scope offline_access",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, closeStore, err := a.registry(cmd.Context())

@@ -15,10 +15,13 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantPassword          = "password"
 	GrantRefreshToken      = "refresh_token"
+	// GrantAuthorizationCode is RFC 6749 §4.1 with OpenID Connect
+	// (/oauth2/authorize, PKCE).
+	GrantAuthorizationCode = "authorization_code"
 )
 
 // GrantTypes are the grant types idp implements.
-var GrantTypes = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken}
+var GrantTypes = []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken}
 
 // Built-in scopes. openid and offline_access need a user: a
 // client_credentials token never carries them.
@@ -137,6 +140,9 @@ func (r *Registry) validate(s *Spec) error {
 	}
 	if slices.Contains(s.GrantTypes, GrantPassword) && !s.FirstParty {
 		e.add("grant", "password is for first-party clients only (--first-party)")
+	}
+	if slices.Contains(s.GrantTypes, GrantAuthorizationCode) && len(s.RedirectURIs) == 0 {
+		e.add("redirect-uri", "authorization_code needs at least one redirect URI (--redirect-uri)")
 	}
 	for _, sc := range s.Scopes {
 		if !r.knownScope(sc) {

@@ -318,3 +318,12 @@ func hashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hashPrefix + hex.EncodeToString(sum[:])
 }
+
+// Lookup returns the client for the authorization endpoint (through the
+// short client cache, like Authenticate); storage.ErrNotFound if none.
+func (r *Registry) Lookup(ctx context.Context, id string) (storage.Client, error) {
+	if !validID(id) {
+		return storage.Client{}, fmt.Errorf("client %q: %w", id, storage.ErrNotFound)
+	}
+	return r.cache.get(ctx, r.store, id)
+}

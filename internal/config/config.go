@@ -32,6 +32,7 @@ type Config struct {
 	Passwords Passwords `mapstructure:"passwords"`
 	Login     Login     `mapstructure:"login"`
 	OAuth2    OAuth2    `mapstructure:"oauth2"`
+	OIDC      OIDC      `mapstructure:"oidc"`
 	CORS      CORS      `mapstructure:"cors"`
 
 	// Issue 10's blocks (hardening.go).
@@ -257,6 +258,7 @@ func Default() Config {
 			AccountBlock:            time.Minute,
 		},
 		OAuth2: defaultOAuth2(),
+		OIDC:   defaultOIDC(),
 		CORS: CORS{
 			AllowedOrigins: []string{},
 			MaxAge:         10 * time.Minute,

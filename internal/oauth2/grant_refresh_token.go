@@ -27,7 +27,11 @@ func (s *surface) refreshToken(c echo.Context, client storage.Client, f form) *E
 	out, err := s.tokens.RefreshGrant(c.Request().Context(), rt, g, clientOf(c))
 	switch {
 	case err == nil:
-		return issued(c, out)
+		idToken, e := s.refreshIDToken(c, client, out)
+		if e != nil {
+			return e
+		}
+		return issuedWithID(c, out, idToken)
 	case errors.Is(err, tokens.ErrScopeWidened):
 		return &Error{Status: 400, Code: errInvalidScope, Description: "the requested scope exceeds the original grant", Cause: err}
 	case isAny(err, tokens.ErrTokenInvalid, tokens.ErrWrongType, tokens.ErrBlacklisted,

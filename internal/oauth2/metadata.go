@@ -25,7 +25,7 @@ func (s *surface) Metadata() map[string]any {
 		grants = append(grants, g)
 	}
 	slices.Sort(grants)
-	return map[string]any{
+	m := map[string]any{
 		"token_endpoint":                                s.issuer + "/oauth2/token",
 		"token_endpoint_auth_methods_supported":         authMethods,
 		"introspection_endpoint":                        s.issuer + "/oauth2/introspect",
@@ -34,9 +34,29 @@ func (s *surface) Metadata() map[string]any {
 		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"grant_types_supported":                         grants,
 		"scopes_supported":                              s.clients.KnownScopes(),
-		// No authorization endpoint yet: no response types.
+		// No authorization endpoint: no response types.
 		"response_types_supported": []string{},
 	}
+	if s.oidc.Flow != nil {
+		m["authorization_endpoint"] = s.issuer + "/oauth2/authorize"
+		m["response_types_supported"] = []string{"code"}
+		m["response_modes_supported"] = []string{"query", "form_post"}
+		m["code_challenge_methods_supported"] = []string{"S256"}
+		m["authorization_response_iss_parameter_supported"] = true
+		m["userinfo_endpoint"] = s.issuer + "/oauth2/userinfo"
+		m["id_token_signing_alg_values_supported"] = []string{"RS256"}
+		m["subject_types_supported"] = []string{"public"}
+		m["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp",
+			"email", "email_verified", "name"}
+		m["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
+		m["request_parameter_supported"] = false
+		m["request_uri_parameter_supported"] = false
+		m["claims_parameter_supported"] = false
+		if s.oidc.EndSessionPath != "" {
+			m["end_session_endpoint"] = s.issuer + s.oidc.EndSessionPath
+		}
+	}
+	return m
 }
 
 func (s *surface) metadataDocument(issuer string) []byte {

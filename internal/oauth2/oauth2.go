@@ -21,6 +21,8 @@ type Clients interface {
 	Authenticate(ctx context.Context, id, secret string, hasSecret bool) (storage.Client, error)
 	Scopes(c storage.Client, requested []string, withUser bool, within []string) ([]string, error)
 	KnownScopes() []string
+	// Lookup returns a client by id (storage.ErrNotFound: none).
+	Lookup(ctx context.Context, id string) (storage.Client, error)
 }
 
 // Tokens is what the surface needs of the token engine (*tokens.Service).
@@ -53,6 +55,11 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; default 64 KiB.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// OIDC adds the authorization endpoint, the authorization_code grant
+	// and userinfo; zero: not offered.
+	OIDC OIDC
+	// Now defaults to time.Now.
+	Now func() time.Time
 }
 
 type surface struct {
@@ -65,6 +72,8 @@ type surface struct {
 	grants    map[string]grantHandler
 	metadata  []byte
 	log       *slog.Logger
+	oidc      OIDC
+	now       func() time.Time
 }
 
 // Mount adds the OAuth 2.0 endpoints to e.
@@ -75,6 +84,11 @@ func Mount(e *echo.Echo, opts Options) {
 	e.Any("/oauth2/introspect", s.handle(s.introspect))
 	e.Any("/oauth2/revoke", s.handle(s.revoke))
 	e.GET(metadataPath(opts.Issuer), s.serveMetadata)
+	if s.oidc.Flow != nil {
+		e.Match([]string{http.MethodGet, http.MethodPost}, "/oauth2/authorize", s.authorize)
+		e.GET("/oauth2/authorize/resume", s.resume)
+		e.Any("/oauth2/userinfo", s.userinfo)
+	}
 }
 
 // MetadataFields are the fields the surface adds to a metadata document
@@ -85,6 +99,10 @@ func newSurface(opts Options) *surface {
 	s := &surface{
 		clients: opts.Clients, tokens: opts.Tokens, passwords: opts.Passwords, guard: opts.Guard,
 		issuer: strings.TrimSuffix(opts.Issuer, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger,
+		oidc: opts.OIDC, now: opts.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 64 << 10
@@ -98,6 +116,9 @@ func newSurface(opts Options) *surface {
 	}
 	if s.passwords != nil {
 		s.grants["password"] = s.password
+	}
+	if s.oidc.Flow != nil {
+		s.grants["authorization_code"] = s.authorizationCode
 	}
 	return s
 }

@@ -23,6 +23,7 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 // POST /oauth2/token: read the form, authenticate the client, dispatch on
@@ -51,8 +52,12 @@ func (s *surface) token(c echo.Context) *Error {
 }
 
 // issued writes the tokens of a grant.
-func issued(c echo.Context, g tokens.GrantTokens) *Error {
+func issued(c echo.Context, g tokens.GrantTokens) *Error { return issuedWithID(c, g, "") }
+
+// issuedWithID writes the tokens of a grant and an ID token ("": none).
+func issuedWithID(c echo.Context, g tokens.GrantTokens, idToken string) *Error {
 	return ok(c, tokenResponse{
+		IDToken:      idToken,
 		AccessToken:  g.Access,
 		TokenType:    "Bearer",
 		ExpiresIn:    int64(g.ExpiresIn.Seconds()),

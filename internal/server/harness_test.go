@@ -75,6 +75,21 @@ func newEnv(t testing.TB, store storage.Store, mutate ...func(*config.Config)) *
 // newEnvKEK is newEnv with a given KEK (several instances on one store).
 func newEnvKEK(t testing.TB, store storage.Store, kek []byte, mutate ...func(*config.Config)) *env {
 	t.Helper()
+	e := newEnvUnserved(t, store, kek, mutate...)
+	ts := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(ts.Close)
+	e.url, e.client = ts.URL, ts.Client()
+	return e
+}
+
+// newEnvWith builds the server without serving it.
+func newEnvWith(t testing.TB, store storage.Store, mutate ...func(*config.Config)) *env {
+	t.Helper()
+	return newEnvUnserved(t, store, testKEK(t), mutate...)
+}
+
+func newEnvUnserved(t testing.TB, store storage.Store, kek []byte, mutate ...func(*config.Config)) *env {
+	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
 		m(&cfg)
@@ -84,9 +99,7 @@ func newEnvKEK(t testing.TB, store storage.Store, kek []byte, mutate ...func(*co
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &env{t: t, srv: srv, store: store, clock: clock, url: ts.URL, client: ts.Client()}
+	return &env{t: t, srv: srv, store: store, clock: clock}
 }
 
 type response struct {

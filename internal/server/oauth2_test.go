@@ -151,8 +151,9 @@ func TestOAuth2Metadata(t *testing.T) {
 		if !strings.Contains(scopes, "billing:read") || !strings.Contains(scopes, "openid") {
 			t.Fatalf("%s scopes_supported = %v", path, m["scopes_supported"])
 		}
-		if rt, ok := m["response_types_supported"].([]any); !ok || len(rt) != 0 {
-			t.Fatalf("%s response_types_supported = %v (no authorization endpoint)", path, m["response_types_supported"])
+		if rt, ok := m["response_types_supported"].([]any); !ok || len(rt) != 1 || rt[0] != "code" ||
+			m["authorization_endpoint"] != "http://idp.test/oauth2/authorize" {
+			t.Fatalf("%s response_types_supported = %v, authorization_endpoint %v", path, m["response_types_supported"], m["authorization_endpoint"])
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -69,6 +70,7 @@ type Server struct {
 	// metrics is nil when metrics.addr is empty.
 	metrics   *metrics.Metrics
 	metricsLn net.Listener
+	oidc      oidcParts
 }
 
 // New builds every service over an open, migrated store. It generates the
@@ -191,7 +193,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		apiTokens = meteredTokens{Tokens: ts, m: met, accessAlg: cfg.Keys.AccessAlgorithm, refreshAlg: cfg.Keys.RefreshAlgorithm}
 		apiLogin = meteredLogin{next: login, m: met}
 	}
+	s.oidc = s.newOIDC(proxies)
 	oauth := s.oauth2Options()
+	oauth.OIDC, oauth.Now = s.oauth2OIDC(s.oidc), now
 	api := httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           apiTokens,
@@ -213,6 +217,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
 	})
 	oauth2.Mount(api, oauth)
+	s.mountLogin(api, s.oidc)
 	if met != nil {
 		// Outermost: it sees routing, every middleware and the status the
 		// error handler renders.
@@ -234,15 +239,28 @@ func KeyPolicy(cfg config.Config) signer.Policy {
 	}
 	keep(cfg.Keys.AccessAlgorithm, cfg.Tokens.AccessTTL)
 	keep(cfg.Keys.RefreshAlgorithm, cfg.Tokens.RefreshTTL)
+	// ID tokens are always RS256 (OIDC Core §15.1: every RP supports it).
+	keep("RS256", cfg.OIDC.IDTokenTTL)
+	var rings []string
+	for _, alg := range []string{cfg.Keys.AccessAlgorithm, cfg.Keys.RefreshAlgorithm, "RS256"} {
+		if !slices.Contains(rings, alg) {
+			rings = append(rings, alg)
+		}
+	}
+	public := []string{cfg.Keys.AccessAlgorithm}
+	if !slices.Contains(public, "RS256") {
+		public = append(public, "RS256")
+	}
 	return signer.Policy{
-		Rings:          []string{cfg.Keys.AccessAlgorithm, cfg.Keys.RefreshAlgorithm},
+		Rings:          rings,
 		RSABits:        cfg.Keys.RSABits,
 		RotationPeriod: cfg.Keys.RotationPeriod,
 		PrePublish:     cfg.Keys.PrePublish,
 		Retention:      retention,
 		// Refresh tokens are verified by idp alone: their keys stay out of
-		// the public JWKS (unless one algorithm signs both).
-		Public: []string{cfg.Keys.AccessAlgorithm},
+		// the public JWKS (unless one algorithm signs both). Access tokens
+		// and ID tokens (RS256) are verified by others.
+		Public: public,
 	}
 }
 
@@ -313,6 +331,9 @@ func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err erro
 	if err := s.flushRevoked(ctx); err != nil {
 		return sessions, throttles, err
 	}
+	if err := s.flushOIDC(ctx); err != nil {
+		return sessions, throttles, err
+	}
 	return sessions, throttles, flushAudit(ctx, s.cfg, s.store, s.now(), s.log)
 }
 
@@ -359,6 +380,9 @@ func Flush(ctx context.Context, cfg config.Config, store storage.Store, log *slo
 		return sessions, throttles, err
 	} else if n > 0 {
 		log.Info("flush", "revoked_tokens_deleted", n)
+	}
+	if err := flushOIDCStore(ctx, cfg, store, time.Now(), log); err != nil {
+		return sessions, throttles, err
 	}
 	return sessions, throttles, flushAudit(ctx, cfg, store, time.Now(), log)
 }

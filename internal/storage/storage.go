@@ -33,6 +33,10 @@ type Store interface {
 	Revocations
 	AuditRetention
 	EmailKeys
+	AuthorizationRequests
+	AuthorizationCodes
+	Consents
+	GrantLinks
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Unavailable reports whether err (returned by this store) is a fault

@@ -46,6 +46,9 @@ type Grant struct {
 	// the session janitor are scheduled on the global lifetimes.
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
+	// AuthTime is when the user authenticated (the authorization code's
+	// auth_time); zero: now.
+	AuthTime time.Time
 }
 
 // GrantTokens is what a grant hands out.
@@ -56,6 +59,11 @@ type GrantTokens struct {
 	Refresh string
 	// Scope is the access token's scope.
 	Scope []string
+	// FamilyID is the refresh family ("" without a refresh token);
+	// AccessJTI and AccessExpiresAt identify the access token.
+	FamilyID        string
+	AccessJTI       string
+	AccessExpiresAt time.Time
 }
 
 // shorter is d when it is positive and below limit, else limit.
@@ -88,9 +96,15 @@ func (c *claims) grantClaims(raw map[string]json.RawMessage) error {
 // signGrantAccess makes an RFC 9068 access token of grant g; u is nil for
 // client_credentials (sub is then the client id).
 func (s *Service) signGrantAccess(u *storage.User, sid string, authTime time.Time, g Grant, now time.Time) (string, time.Duration, error) {
+	tok, ttl, _, err := s.signGrantAccessJTI(u, sid, authTime, g, now)
+	return tok, ttl, err
+}
+
+// signGrantAccessJTI is signGrantAccess, also returning the token's jti.
+func (s *Service) signGrantAccessJTI(u *storage.User, sid string, authTime time.Time, g Grant, now time.Time) (string, time.Duration, string, error) {
 	key, err := s.keys.SigningKey(s.accessAlg)
 	if err != nil {
-		return "", 0, fmt.Errorf("access token: %w", err)
+		return "", 0, "", fmt.Errorf("access token: %w", err)
 	}
 	ttl := shorter(g.AccessTTL, s.accessTTL)
 	iat := now.Truncate(time.Second)
@@ -111,7 +125,8 @@ func (s *Service) signGrantAccess(u *storage.User, sid string, authTime time.Tim
 	w.aud(aud)
 	w.int("exp", iat.Add(ttl).Unix())
 	w.int("iat", iat.Unix())
-	w.str("jti", newJTI())
+	jti := newJTI()
+	w.str("jti", jti)
 	w.str(claimClientID, g.ClientID)
 	w.str(claimScope, strings.Join(g.Scope, " "))
 	w.str(claimTokenType, "access")
@@ -127,9 +142,9 @@ func (s *Service) signGrantAccess(u *storage.User, sid string, authTime time.Tim
 	}
 	tok, err := sign(key, kinds[kindAccess].typ, w.bytes())
 	if err != nil {
-		return "", 0, fmt.Errorf("access token: %w", err)
+		return "", 0, "", fmt.Errorf("access token: %w", err)
 	}
-	return tok, ttl, nil
+	return tok, ttl, jti, nil
 }
 
 // IssueClient is client_credentials (RFC 6749 §4.4): an access token
@@ -160,12 +175,18 @@ func (s *Service) LoginGrant(ctx context.Context, u storage.User, g Grant, withR
 			return GrantTokens{}, err
 		}
 		sid = f.ID
+		out.FamilyID = f.ID
+	}
+	authTime := now
+	if !g.AuthTime.IsZero() {
+		authTime = g.AuthTime
 	}
 	var err error
-	out.Access, out.ExpiresIn, err = s.signGrantAccess(&u, sid, now, g, now)
+	out.Access, out.ExpiresIn, out.AccessJTI, err = s.signGrantAccessJTI(&u, sid, authTime, g, now)
 	if err != nil {
 		return GrantTokens{}, err
 	}
+	out.AccessExpiresAt = now.Truncate(time.Second).Add(out.ExpiresIn)
 	return out, nil
 }
 
@@ -196,7 +217,7 @@ func (s *Service) RefreshGrant(ctx context.Context, refresh string, g Grant, c C
 	if err != nil {
 		return GrantTokens{}, err
 	}
-	out := GrantTokens{Scope: g.Scope}
+	out := GrantTokens{Scope: g.Scope, FamilyID: f.ID}
 	if out.Refresh, err = s.signRefreshWith(f, &original); err != nil {
 		return GrantTokens{}, err
 	}

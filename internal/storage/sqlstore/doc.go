@@ -6,7 +6,9 @@
 // mean a conflict. It also holds the text rules both stores apply.
 //
 // Tables written here: oauth2_clients and revoked_tokens (migrations
-// 00010 and 00011 of each backend). The older tables (users, keys,
+// 00010 and 00011 of each backend); browser_sessions,
+// authorization_requests, authorization_codes, consents and grant_links
+// (00025–00029, OpenID Connect). The older tables (users, keys,
 // families, throttles, audit) still have their statements in each backend.
 // The user import's staging SQL (userimport_sql.go) is shared too: each
 // backend only loads the staging table its own way (COPY on PostgreSQL,
