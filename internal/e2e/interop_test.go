@@ -111,7 +111,10 @@ func testInterop(t *testing.T, alg string) {
 		forged["kid of the refresh ring"] = reencode(t, first.Access, 0, map[string]string{"alg": alg, "kid": rk, "typ": "at+jwt"})
 		_, kids, err := idp.jwks()
 		must(t, err)
-		if slices.Contains(kids, rk) {
+		// The RS256 ring also signs ID tokens, which relying parties verify,
+		// so it is always published; only a refresh ring of another
+		// algorithm (EdDSA, with the default RS256 access tokens) stays out.
+		if refreshAlg != "RS256" && slices.Contains(kids, rk) {
 			t.Errorf("the public JWKS publishes the refresh-token key %s: %v", rk, kids)
 		}
 	}
