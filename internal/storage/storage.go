@@ -30,6 +30,8 @@ type Store interface {
 	Audit
 	Clients
 	RevokedTokens
+	UserDirectory
+	AuditLog
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Backend names the implementation ("postgres" or "sqlite").
@@ -278,6 +280,12 @@ type AuditEvent struct {
 	UserAgent string
 	// Detail is free text without secrets.
 	Detail string
+	// ActorID is the admin who made the change (0: the system or the user
+	// themselves).
+	ActorID int64
+	// TargetType and TargetID name what an admin change was made to
+	// ("user", "session", "key", "client"); empty for other events.
+	TargetType, TargetID string
 }
 
 // Audit stores audit events.

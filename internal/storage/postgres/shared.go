@@ -15,6 +15,7 @@ var dialect = sqlstore.Dialect{
 	Numbered:  true,
 	Time:      ts,
 	ScanTime:  func(t *time.Time) sql.Scanner { return sqlTime{t} },
+	Bytewise:  ` COLLATE "C"`,
 	Translate: translate,
 }
 

@@ -15,6 +15,9 @@ type Dialect struct {
 	Time func(time.Time) any
 	// ScanTime scans a time column into *t (NULL: the zero time), in UTC.
 	ScanTime func(t *time.Time) sql.Scanner
+	// Bytewise makes a text comparison compare bytes (so an index serves a
+	// prefix range): ` COLLATE "C"` on PostgreSQL, "" on SQLite (BINARY).
+	Bytewise string
 	// Translate maps driver errors to storage.ErrConflict / ErrNotFound.
 	Translate func(error) error
 }
