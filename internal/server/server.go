@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/idp/idp/internal/admin"
 	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/config"
@@ -146,6 +147,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
 	})
 	oauth2.Mount(e, oauth)
+	admin.Mount(e, s.adminOptions())
 	s.handler = e
 	return s, nil
 }
