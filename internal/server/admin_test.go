@@ -48,7 +48,6 @@ func newAdminEnv(t *testing.T, store storage.Store) *adminEnv {
 	return a
 }
 
-
 func TestAdminAPI(t *testing.T) {
 	storagetest.ForEachBackend(t, func(t *testing.T, store storage.Store) {
 		a := newAdminEnv(t, store)
