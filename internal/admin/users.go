@@ -213,36 +213,12 @@ func (a *api) applyChange(c echo.Context, target storage.User, ch users.Change) 
 	if (ch.IsStaff != nil && *ch.IsStaff != target.IsStaff || ch.IsSuperuser != nil && *ch.IsSuperuser != target.IsSuperuser) && !me.IsSuperuser {
 		return storage.User{}, errForbidden("Only a superuser may change is_staff or is_superuser.")
 	}
-	u, err := a.Users.Update(c.Request().Context(), target.ID, ch)
+	ch.Actor, ch.IP, ch.UserAgent = me.ID, c.RealIP(), c.Request().UserAgent()
+	u, err := a.Users.Update(c.Request().Context(), target.ID, ch) // audited by the core, with the actor
 	if err != nil {
 		return storage.User{}, a.userError(err)
 	}
-	if d := diff(target, u); d != "" {
-		a.record(c, "admin.user.updated", storage.AuditEvent{UserID: u.ID, TargetType: "user",
-			TargetID: strconv.FormatInt(u.ID, 10), Detail: d})
-	}
 	return u, nil
-}
-
-// diff names what changed between two versions of a user.
-func diff(old, cur storage.User) string {
-	var parts []string
-	str := func(name, o, n string) {
-		if o != n {
-			parts = append(parts, fmt.Sprintf("%s: %q -> %q", name, o, n))
-		}
-	}
-	flag := func(name string, o, n bool) {
-		if o != n {
-			parts = append(parts, fmt.Sprintf("%s: %t -> %t", name, o, n))
-		}
-	}
-	str("name", old.Name, cur.Name)
-	str("email", old.Email, cur.Email)
-	flag("is_active", old.IsActive, cur.IsActive)
-	flag("is_staff", old.IsStaff, cur.IsStaff)
-	flag("is_superuser", old.IsSuperuser, cur.IsSuperuser)
-	return strings.Join(parts, "; ")
 }
 
 func (a *api) setPassword(c echo.Context) error {

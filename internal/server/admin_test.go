@@ -135,7 +135,7 @@ func TestAdminAPI(t *testing.T) {
 			if r := a.post("/api/token/", `{"email":"bob@example.com","password":"`+adminPassword+`"}`); r.status != 401 {
 				t.Fatalf("login after deactivation: %d %s", r.status, r.body)
 			}
-			r = a.do("GET", "/admin/api/audit?user_id="+bob+"&type=admin.user.updated", "", bearer(a.staffTok))
+			r = a.do("GET", "/admin/api/audit?user_id="+bob+"&type=user.updated", "", bearer(a.staffTok))
 			var p struct {
 				Items []struct {
 					Actor  struct{ ID int64 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/idp/idp/internal/storage"
 )
@@ -40,6 +42,11 @@ func (s *Service) Search(ctx context.Context, q storage.UserQuery) ([]storage.Us
 type Change struct {
 	Name, Email                    *string
 	IsActive, IsStaff, IsSuperuser *bool
+	// Actor is the admin making the change (0: an operator at the CLI),
+	// named in the audit event.
+	Actor int64
+	// IP and UserAgent of the admin's request, for the audit event.
+	IP, UserAgent string
 }
 
 // Update validates ch (name and email as on registration: a
@@ -73,9 +80,20 @@ func (s *Service) Update(ctx context.Context, id int64, ch Change) (storage.User
 		return storage.User{}, ve
 	}
 	sc.IsActive, sc.IsStaff, sc.IsSuperuser = ch.IsActive, ch.IsStaff, ch.IsSuperuser
+	old, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return storage.User{}, fmt.Errorf("update user: %w", err)
+	}
 	u, err := d.UpdateUser(ctx, id, sc)
 	if err != nil {
 		return storage.User{}, fmt.Errorf("update user: %w", err)
+	}
+	if what := Diff(old, u); what != "" && s.audit != nil {
+		e := storage.AuditEvent{At: s.now(), Type: "user.updated", UserID: id, ActorID: ch.Actor, TargetType: "user",
+			TargetID: strconv.FormatInt(id, 10), Detail: what, IP: ch.IP, UserAgent: ch.UserAgent}
+		if err := s.audit.RecordAudit(ctx, e); err != nil {
+			s.log.ErrorContext(ctx, "record audit event", "event", e.Type, "err", err)
+		}
 	}
 	if ch.IsActive != nil && !*ch.IsActive {
 		if err := s.revokeSessions(ctx, id, s.now(), "user_deactivated"); err != nil {
@@ -97,4 +115,26 @@ func (s *Service) DeleteKeepingSuperuser(ctx context.Context, id int64) error {
 	}
 	s.event(ctx, s.now(), "user.deleted", id, "its sessions deleted with it")
 	return nil
+}
+
+// Diff names what changed between two versions of a user (never the
+// password hash).
+func Diff(old, cur storage.User) string {
+	var parts []string
+	str := func(name, o, n string) {
+		if o != n {
+			parts = append(parts, fmt.Sprintf("%s: %q -> %q", name, o, n))
+		}
+	}
+	flag := func(name string, o, n bool) {
+		if o != n {
+			parts = append(parts, fmt.Sprintf("%s: %t -> %t", name, o, n))
+		}
+	}
+	str("name", old.Name, cur.Name)
+	str("email", old.Email, cur.Email)
+	flag("is_active", old.IsActive, cur.IsActive)
+	flag("is_staff", old.IsStaff, cur.IsStaff)
+	flag("is_superuser", old.IsSuperuser, cur.IsSuperuser)
+	return strings.Join(parts, "; ")
 }
