@@ -69,14 +69,16 @@ clean:
 ## e2e-deps: the third-party verifiers the interop tests in internal/e2e run —
 ## Node's jose (pinned, into the git-ignored $(NPM_DIR)) and Debian's PyJWT,
 ## cryptography, Django (with argon2-cffi, bcrypt and psycopg2 for the Django hash vectors
-## and import fixtures), DRF and SimpleJWT (used with /usr/bin/python3).
+## and import fixtures), DRF and SimpleJWT (used with /usr/bin/python3), and
+## Chromium for the OIDC browser test (internal/server, driven with chromedp).
 ## Installs only what is missing; `make test` depends on it. What it cannot
 ## install (no apt-get, not root, no Node) it names, and the tests using it skip
 ## (fail under IDP_TEST_REQUIRE_INTEROP=1, as in CI).
 NPM_DIR      := .cache/npm
 JOSE_VERSION := 6.2.17
 E2E_DEBS     := python3-jwt python3-cryptography python3-django python3-argon2 python3-bcrypt python3-psycopg2 \
-                python3-djangorestframework python3-djangorestframework-simplejwt
+                python3-djangorestframework python3-djangorestframework-simplejwt \
+                chromium
 
 e2e-deps:
 	@missing=$$(for p in $(E2E_DEBS); do \

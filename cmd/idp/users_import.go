@@ -73,6 +73,9 @@ conflicts (for --dry-run: a real import would be), 1 any other error.`,
 			if onConflict == "refuse" {
 				opts.OnConflict = djangoimport.RefuseConflicts
 			}
+			if err := opts.OnConflict.Check(); err != nil {
+				return err // before opening anything
+			}
 			var src djangoimport.Source
 			var err error
 			if fixture != "" {

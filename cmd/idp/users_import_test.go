@@ -46,6 +46,7 @@ func TestUsersImportThenLogIn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sandbox(t)
 			src, openStore := tc.setup(t)
+			idp(t, nil, "migrate").mustSucceed(t) // only serve and migrate create a store
 
 			r := idp(t, nil, importArgs(src)...)
 			var ee *exitError
@@ -204,7 +205,7 @@ func TestUsersImportExitStatus(t *testing.T) {
 		{importArgs([]string{"--fixture", "missing.json"}), 1},
 	} {
 		t.Run(fmt.Sprint(tc.args[2:]), func(t *testing.T) {
-			sandbox(t)
+			migratedSandbox(t)
 			cmd := binary(t, tc.args...)
 			out, err := cmd.CombinedOutput()
 			if got := exitCode(err); got != tc.code {

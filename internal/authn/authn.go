@@ -2,6 +2,10 @@ package authn
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -50,6 +54,10 @@ type Attempt struct {
 // Result is a successful login.
 type Result struct {
 	User storage.User
+	// Device is a new device token to hand the client (as a cookie that
+	// lives DeviceTTL); "" when device cookies are off (no DeviceKeys).
+	Device    string
+	DeviceTTL time.Duration
 }
 
 // Users is what login needs of accounts.
@@ -69,12 +77,30 @@ type Options struct {
 	Users Users
 	// Guard may be nil: no throttling (tests only).
 	Guard Guard
+	// DeviceKeys authenticate device cookies (the first signs, every one
+	// verifies; each at least 32 bytes). None: no device cookies.
+	DeviceKeys [][]byte
+	// DeviceTTL is how long a device token is honoured (default 365 days).
+	DeviceTTL time.Duration
+	// IdentifierKey keys the hash that logs and audit name an attempt by
+	// when its email is not a valid address (it may be a password typed in
+	// the wrong field). Nil: a random key per process.
+	IdentifierKey []byte
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
+
+// DefaultDeviceTTL is how long a device cookie is honoured by default.
+const DefaultDeviceTTL = 365 * 24 * time.Hour
 
 // Service logs users in with email and password.
 type Service struct {
-	users Users
-	guard Guard
+	users      Users
+	guard      Guard
+	deviceKeys [][]byte
+	deviceTTL  time.Duration
+	idKey      []byte
+	now        func() time.Time
 }
 
 // New builds a Service.
@@ -86,7 +112,24 @@ func New(opts Options) (*Service, error) {
 	if g == nil {
 		g = noGuard{}
 	}
-	return &Service{users: opts.Users, guard: g}, nil
+	for i, k := range opts.DeviceKeys {
+		if len(k) < 32 {
+			return nil, fmt.Errorf("authn: device key %d is %d bytes, want at least 32", i, len(k))
+		}
+	}
+	s := &Service{users: opts.Users, guard: g, deviceKeys: opts.DeviceKeys, deviceTTL: opts.DeviceTTL, now: opts.Now}
+	if s.deviceTTL <= 0 {
+		s.deviceTTL = DefaultDeviceTTL
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.idKey = opts.IdentifierKey
+	if len(s.idKey) == 0 {
+		s.idKey = make([]byte, 32)
+		_, _ = rand.Read(s.idKey)
+	}
+	return s, nil
 }
 
 // Login checks an email and password under brute-force protection. See
@@ -94,7 +137,10 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Login(ctx context.Context, in Attempt) (Result, error) {
 	// Counted under the address login looks up, so that variants of it
 	// share one count.
-	ta := throttle.Attempt{Email: users.NormalizeEmail(in.Email), IP: in.IP, UserAgent: in.UserAgent}
+	email := users.NormalizeEmail(in.Email)
+	now := s.now()
+	ta := throttle.Attempt{Email: email, Identifier: s.identifier(in.Email), IP: in.IP, UserAgent: in.UserAgent,
+		Device: s.device(in.Device, email, now)}
 	// Blocked attempts are refused before any password work, with the
 	// same answer whether the account exists or not.
 	wait, err := s.guard.Admit(ctx, ta)
@@ -117,7 +163,9 @@ func (s *Service) Login(ctx context.Context, in Attempt) (Result, error) {
 	if err := s.guard.Succeeded(ctx, ta, u.ID); err != nil {
 		return Result{}, err
 	}
-	return Result{User: u}, nil
+	res := Result{User: u, DeviceTTL: s.deviceTTL}
+	res.Device = s.newDevice(email, now)
+	return res, nil
 }
 
 // noGuard lets every attempt through.
@@ -126,3 +174,16 @@ type noGuard struct{}
 func (noGuard) Admit(context.Context, throttle.Attempt) (time.Duration, error) { return 0, nil }
 func (noGuard) Failed(context.Context, throttle.Attempt) error                 { return nil }
 func (noGuard) Succeeded(context.Context, throttle.Attempt, int64) error       { return nil }
+
+// identifier is what logs and audit name an attempt by: the normalised
+// address when it is one registration would accept, otherwise a keyed
+// hash ("hmac:" and 16 hex digits) — never the raw input, which may be a
+// password typed into the email field.
+func (s *Service) identifier(email string) string {
+	if users.IsValidEmail(email) {
+		return users.NormalizeEmail(email)
+	}
+	m := hmac.New(sha256.New, s.idKey)
+	m.Write([]byte(email))
+	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:8])
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,7 +51,7 @@ func (g *fakeGuard) Succeeded(_ context.Context, a throttle.Attempt, id int64) e
 func TestLogin(t *testing.T) {
 	alice := storage.User{ID: 7, Email: "alice@example.com", IsActive: true}
 	in := authn.Attempt{Email: " Alice@Example.COM ", Password: "pw", IP: "192.0.2.1", UserAgent: "ua/1"}
-	wantAttempt := throttle.Attempt{Email: users.NormalizeEmail(in.Email), IP: "192.0.2.1", UserAgent: "ua/1"}
+	wantAttempt := throttle.Attempt{Email: users.NormalizeEmail(in.Email), Identifier: "Alice@example.com", IP: "192.0.2.1", UserAgent: "ua/1"}
 	storeDown := errors.New("store down")
 	cases := []struct {
 		name  string
@@ -126,5 +127,41 @@ func TestLogin(t *testing.T) {
 func TestNewRequiresUsers(t *testing.T) {
 	if _, err := authn.New(authn.Options{}); err == nil {
 		t.Fatal("New without Users succeeded")
+	}
+}
+
+// TestIdentifierNeverRaw: logs and audit name an attempt by its address
+// only when it is a valid one; anything else (a password typed into the
+// email field) by a keyed hash, stable for one key, different across keys.
+func TestIdentifierNeverRaw(t *testing.T) {
+	key1, key2 := []byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")
+	ident := func(key []byte, email string) string {
+		g := &fakeGuard{}
+		s, err := authn.New(authn.Options{Users: &fakeUsers{err: users.ErrInvalidCredentials}, Guard: g, IdentifierKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = s.Login(context.Background(), authn.Attempt{Email: email, Password: "x"})
+		return g.admitted[0].Identifier
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"alice@example.com", "alice@example.com"},
+		{" Bob@EXAMPLE.com ", "Bob@example.com"},
+	} {
+		if got := ident(key1, tc.in); got != tc.want {
+			t.Errorf("identifier(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, raw := range []string{"Tr0ub4dor&3", "hunter2", "not an@address", "a@b@c", "", strings.Repeat("x", 400) + "@example.com"} {
+		got := ident(key1, raw)
+		if !strings.HasPrefix(got, "hmac:") || len(got) != len("hmac:")+16 || (raw != "" && strings.Contains(got, raw)) {
+			t.Errorf("identifier(%q) = %q, want a keyed hash", raw, got)
+		}
+		if again := ident(key1, raw); again != got {
+			t.Errorf("identifier(%q) not stable: %q then %q", raw, got, again)
+		}
+		if other := ident(key2, raw); other == got {
+			t.Errorf("identifier(%q) the same under another key", raw)
+		}
 	}
 }

@@ -33,6 +33,11 @@ type Config struct {
 	Login     Login     `mapstructure:"login"`
 	OAuth2    OAuth2    `mapstructure:"oauth2"`
 	CORS      CORS      `mapstructure:"cors"`
+
+	// Issue 10's blocks (hardening.go).
+	Sessions     Sessions     `mapstructure:"sessions"`
+	Registration Registration `mapstructure:"registration"`
+	Audit        Audit        `mapstructure:"audit"`
 }
 
 // HTTP is the listener and the API surface.
@@ -95,7 +100,8 @@ type Keys struct {
 	// AccessAlgorithm signs access tokens: RS256, EdDSA or ES256.
 	AccessAlgorithm string `mapstructure:"access_algorithm"`
 	// RefreshAlgorithm signs refresh tokens: RS256 or EdDSA (deterministic
-	// signatures; only idp verifies them).
+	// signatures; only idp verifies them), not AccessAlgorithm: each token
+	// type verifies only with keys of its own ring.
 	RefreshAlgorithm string `mapstructure:"refresh_algorithm"`
 	RSABits          int    `mapstructure:"rsa_bits"`
 	// RotationPeriod is how long a key signs before the next one takes over.
@@ -142,7 +148,8 @@ type Login struct {
 	// MaxFailuresPerIP failures from one IP (IPv6: its /64) block it alike.
 	MaxFailuresPerIP int64 `mapstructure:"max_failures_per_ip"`
 	// MaxFailuresPerAccount failures on one account from anywhere block it
-	// for AccountBlock (short, so its owner is never locked out for long).
+	// for unknown clients for AccountBlock, doubling up to MaxBlock; known
+	// clients (device cookie, known IP) are exempt.
 	MaxFailuresPerAccount int64         `mapstructure:"max_failures_per_account"`
 	Block                 time.Duration `mapstructure:"block"`
 	MaxBlock              time.Duration `mapstructure:"max_block"`
@@ -170,7 +177,7 @@ type Argon2 struct {
 // Default returns the defaults: the only place they are written down
 // (configs/idp.yaml repeats them for the reader; a test keeps the two equal).
 func Default() Config {
-	return Config{
+	c := Config{
 		Env: EnvDevelopment,
 		HTTP: HTTP{
 			Addr:            "127.0.0.1:8080",
@@ -235,6 +242,8 @@ func Default() Config {
 			MaxAge:         10 * time.Minute,
 		},
 	}
+	hardeningDefaults(&c)
+	return c
 }
 
 // IssuerURL is the issuer: tokens.issuer, or in development derived from

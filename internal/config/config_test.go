@@ -154,6 +154,11 @@ func TestValidate(t *testing.T) {
 		{"zero-ttl", func(c *Config) { c.Tokens.RefreshTTL = 0 }, []string{`tokens.refresh_ttl: "0s": must be positive`}},
 		{"bad-alg", func(c *Config) { c.Keys.AccessAlgorithm = "HS256" }, []string{`keys.access_algorithm: "HS256"`}},
 		{"nondeterministic-refresh-alg", func(c *Config) { c.Keys.RefreshAlgorithm = "ES256" }, []string{`keys.refresh_algorithm: "ES256"`}},
+		{"registration-window-beyond-login-window", func(c *Config) { c.Registration.PerIPWindow = time.Hour }, []string{`registration.per_ip_window: "1h0m0s": must be positive and at most login.window`}},
+		{"bad-verify-mode", func(c *Config) { c.Sessions.VerifyMode = "lax" }, []string{`sessions.verify_mode: "lax"`}},
+		{"revocation-poll-too-slow", func(c *Config) { c.Sessions.RevocationPoll = time.Minute }, []string{`sessions.revocation_poll: "1m0s"`}},
+		{"short-audit-retention", func(c *Config) { c.Audit.Retention = time.Hour }, []string{`audit.retention: "1h0m0s"`}},
+		{"same-alg-for-both-rings", func(c *Config) { c.Keys.RefreshAlgorithm = "RS256" }, []string{`keys.refresh_algorithm: "RS256": must differ from keys.access_algorithm`}},
 		{"prepublish-too-short", func(c *Config) { c.Keys.PrePublish = 5 * time.Minute }, []string{`keys.prepublish: "5m0s": must be at least 2 × jwks.max_age + keys.check_interval (10m30s)`}},
 		{"rotation-shorter-than-prepublish", func(c *Config) { c.Keys.RotationPeriod = 30 * time.Minute }, []string{`keys.rotation_period: "30m0s": must not be shorter than keys.prepublish (1h0m0s)`}},
 		{"short-periods-for-tests", func(c *Config) {

@@ -132,6 +132,11 @@ func (c Config) Validate() error {
 	default:
 		bad("keys.refresh_algorithm", c.Keys.RefreshAlgorithm, "must be RS256 or EdDSA (a refresh token must re-sign to the same bytes)")
 	}
+	if c.Keys.RefreshAlgorithm == c.Keys.AccessAlgorithm {
+		// Key rings are per algorithm: one algorithm for both would let
+		// one key sign both token types.
+		bad("keys.refresh_algorithm", c.Keys.RefreshAlgorithm, "must differ from keys.access_algorithm (each token type has its own key ring)")
+	}
 	if c.Keys.CheckInterval <= 0 || c.Keys.CheckInterval > 10*time.Minute {
 		bad("keys.check_interval", c.Keys.CheckInterval, "must be between 1ns and 10m")
 	}
@@ -223,6 +228,7 @@ func (c Config) Validate() error {
 
 	c.OAuth2.validate(bad)
 	p = append(p, c.CORS.problems()...)
+	c.validateHardening(bad)
 
 	if len(p) > 0 {
 		slices.Sort(p)

@@ -17,6 +17,15 @@ import (
 // compares case-sensitively; idp does not).
 type ConflictPolicy string
 
+// Check reports an unknown policy, naming the flag that sets it.
+func (p ConflictPolicy) Check() error {
+	switch p {
+	case RefuseConflicts, KeepNewestLogin, KeepLowestID:
+		return nil
+	}
+	return fmt.Errorf("--on-conflict %q: want keep-newest-login or keep-lowest-id", string(p))
+}
+
 const (
 	// RefuseConflicts (the default) imports nothing while there are any.
 	RefuseConflicts ConflictPolicy = ""
@@ -145,10 +154,8 @@ func Import(ctx context.Context, src Source, store storage.UserImports, opts Opt
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	switch opts.OnConflict {
-	case RefuseConflicts, KeepNewestLogin, KeepLowestID:
-	default:
-		return nil, fmt.Errorf("--on-conflict %q: want keep-newest-login or keep-lowest-id", opts.OnConflict)
+	if err := opts.OnConflict.Check(); err != nil {
+		return nil, err
 	}
 	progress := opts.Progress
 	if progress == nil {

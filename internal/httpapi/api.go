@@ -57,6 +57,11 @@ type Login interface {
 	Login(ctx context.Context, a authn.Attempt) (authn.Result, error)
 }
 
+// Registrations rate-limits POST register/ (throttle.Registrations).
+type Registrations interface {
+	Admit(ctx context.Context, ip string) (time.Duration, error)
+}
+
 // Keys publishes the JWKS.
 type Keys interface {
 	JWKS() signer.JWKS
@@ -72,9 +77,14 @@ type Options struct {
 	Login Login
 	// Guard is used only to build the default Login (nil: no throttling).
 	Guard authn.Guard
-	Keys  Keys
+	// Registrations limits registrations; nil: no limit.
+	Registrations Registrations
+	Keys          Keys
 	// Ready reports whether idp can serve (database reachable, keys loaded).
 	Ready func(ctx context.Context) error
+	// Unavailable classifies internal errors as storage faults (503 with
+	// Retry-After instead of 500); nil: none is.
+	Unavailable func(error) bool
 	// Issuer is the iss of idp's tokens; discovery URLs start with it.
 	Issuer string
 	// AccessAlgorithms sign access tokens; UserIDClaim names the integer
@@ -102,6 +112,7 @@ type api struct {
 	tokens     Tokens
 	sessions   Sessions
 	login      Login
+	regLimit   Registrations
 	keys       Keys
 	ready      func(ctx context.Context) error
 	maxBody    int64
@@ -128,6 +139,7 @@ func New(opts Options) *echo.Echo {
 		tokens:     opts.Tokens,
 		sessions:   opts.Sessions,
 		login:      opts.Login,
+		regLimit:   opts.Registrations,
 		keys:       opts.Keys,
 		ready:      opts.Ready,
 		maxBody:    opts.MaxBodyBytes,
@@ -145,10 +157,12 @@ func New(opts Options) *echo.Echo {
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 	e.Pre(unknownMethods)
 	e.Use(
+		closeChunked,
 		requestID,
 		middleware.RequestLoggerWithConfig(requestLogger(log)),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
 		securityHeaders,
+		storageFaults(opts.Unavailable),
 	)
 	if len(opts.CORS.AllowedOrigins) > 0 {
 		e.Use(corsMiddleware(opts.CORS))

@@ -82,6 +82,16 @@ func (a *api) register(c echo.Context) error {
 			return errFields(merged)
 		}
 	}
+	// Rate-limited once the request is valid, before any password work.
+	if a.regLimit != nil {
+		wait, err := a.regLimit.Admit(c.Request().Context(), clientOf(c).IP)
+		if err != nil {
+			return errInternal(err)
+		}
+		if wait > 0 {
+			return errThrottled(wait)
+		}
+	}
 	u, err := a.users.Register(c.Request().Context(), in)
 	if err != nil {
 		var ve *users.ValidationError
@@ -114,7 +124,7 @@ func (a *api) obtainToken(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	client := clientOf(c)
-	res, err := a.login.Login(ctx, authn.Attempt{Email: email, Password: password, IP: client.IP, UserAgent: client.UserAgent})
+	res, err := a.login.Login(ctx, authn.Attempt{Email: email, Password: password, IP: client.IP, UserAgent: client.UserAgent, Device: deviceCookie(c)})
 	var te *authn.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -131,6 +141,7 @@ func (a *api) obtainToken(c echo.Context) error {
 	if err != nil {
 		return errInternal(err)
 	}
+	setDeviceCookie(c, res)
 	return writeJSON(c, http.StatusOK, pairBody{Refresh: pair.Refresh, Access: pair.Access})
 }
 

@@ -397,7 +397,7 @@ func TestLoginGuard(t *testing.T) {
 		{name: "success-reported", req: req{path: p, body: good, headers: []string{"User-Agent: app/1"}, remote: "198.51.100.7:4000"},
 			status: 200, want: `{"refresh":"R1","access":"A1"}`,
 			check: func(t *testing.T, f *sessionFixture, r response) {
-				want := throttle.Attempt{Email: "alice@example.com", IP: "198.51.100.7", UserAgent: "app/1"}
+				want := throttle.Attempt{Email: "alice@example.com", Identifier: "alice@example.com", IP: "198.51.100.7", UserAgent: "app/1"}
 				if len(f.guard.checked) != 1 || f.guard.checked[0] != want {
 					t.Errorf("checked %+v, want %+v", f.guard.checked, want)
 				}

@@ -69,12 +69,18 @@ type env struct {
 
 func newEnv(t testing.TB, store storage.Store, mutate ...func(*config.Config)) *env {
 	t.Helper()
+	return newEnvKEK(t, store, testKEK(t), mutate...)
+}
+
+// newEnvKEK is newEnv with a given KEK (several instances on one store).
+func newEnvKEK(t testing.TB, store storage.Store, kek []byte, mutate ...func(*config.Config)) *env {
+	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	clock := newClock()
-	srv, err := New(context.Background(), Options{Config: cfg, Store: store, KEKs: [][]byte{testKEK(t)}, Now: clock.Now})
+	srv, err := New(context.Background(), Options{Config: cfg, Store: store, KEKs: [][]byte{kek}, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

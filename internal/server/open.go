@@ -28,7 +28,8 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storag
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Database.SQLitePath, Logger: log})
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Database.SQLitePath, Logger: log,
+		StrictPermissions: cfg.Env == config.EnvProduction})
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests inject one); nil: time.Now.
 	Now func() time.Time
+	// disableSessionCheck turns the session check off (benchmarks only).
+	disableSessionCheck bool
 }
 
 // Server is a wired idp.
@@ -55,6 +57,9 @@ type Server struct {
 	// Login is the one password-login path, for every surface.
 	Login   *authn.Service
 	Clients *clients.Registry
+	revoked *tokens.RevokedSessions
+	now     func() time.Time
+	probe   writeProbe
 	handler http.Handler
 }
 
@@ -70,11 +75,34 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if err := rekeyEmails(ctx, opts.Store, log); err != nil {
+		return nil, err
+	}
+	// The session check of idp's own endpoints; revocations made through
+	// families reach it at once.
+	revoked, err := tokens.NewRevokedSessions(tokens.RevokedOptions{
+		Store:    opts.Store,
+		Families: opts.Store,
+		Poll:     cfg.Sessions.RevocationPoll,
+		Horizon:  cfg.Tokens.AccessTTL + cfg.Tokens.Leeway,
+		Now:      now,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := revoked.Sync(ctx); err != nil {
+		return nil, err
+	}
+	families := revoked.Families(opts.Store)
+	if opts.disableSessionCheck {
+		revoked = nil
+	}
 	sig, err := signer.New(ctx, signer.Options{
 		Store:    opts.Store,
 		KEKs:     opts.KEKs,
 		Policy:   KeyPolicy(cfg),
-		Families: opts.Store,
+		Families: families,
 		Audit:    opts.Store,
 		Now:      now,
 		Logger:   log,
@@ -82,16 +110,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	us, err := NewUsers(cfg, opts.Store, now, log)
+	us, err := newUsers(cfg, opts.Store, families, now, log)
 	if err != nil {
 		return nil, err
 	}
 	ts, err := tokens.New(tokens.Options{
 		Keys:         sig,
-		Families:     opts.Store,
+		Families:     families,
 		Users:        opts.Store,
 		Audit:        opts.Store,
-		Revoked:      opts.Store,
+		Denied:       opts.Store,
 		Issuer:       cfg.IssuerURL(),
 		Audience:     cfg.Tokens.Audience,
 		AccessAlg:    cfg.Keys.AccessAlgorithm,
@@ -102,8 +130,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		RefreshGrace: cfg.Tokens.RefreshGrace,
 		Leeway:       cfg.Tokens.Leeway,
 		UserIDClaim:  cfg.Tokens.UserIDClaim,
-		Now:          now,
-		Logger:       log,
+		Revoked:      revoked,
+		// token/verify/: strict unless configured as the tutorial app.
+		VerifySignatureOnly: cfg.Sessions.VerifyMode == config.VerifySignature,
+		Now:                 now,
+		Logger:              log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
@@ -118,7 +149,15 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			proxies = append(proxies, pfx)
 		}
 	}
-	login, err := authn.New(authn.Options{Users: us, Guard: guard})
+	login, err := authn.New(authn.Options{Users: us, Guard: guard, DeviceKeys: deriveKeys(opts.KEKs, "device cookie v1"),
+		IdentifierKey: firstKey(deriveKeys(opts.KEKs, "log identifier v1")), Now: now})
+	if err != nil {
+		return nil, err
+	}
+	r := cfg.Registration
+	regLimit, err := throttle.NewRegistrations(opts.Store, throttle.RegistrationPolicy{
+		PerIP: int64(r.PerIP), PerIPWindow: r.PerIPWindow, GlobalPerMinute: r.GlobalPerMinute, GlobalBurst: r.GlobalBurst,
+	}, now)
 	if err != nil {
 		return nil, err
 	}
@@ -126,15 +165,18 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login, Clients: registry}
+	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login,
+		Clients: registry, revoked: revoked, now: now}
 	oauth := s.oauth2Options()
 	e := httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           ts,
 		Sessions:         ts,
 		Login:            login,
+		Registrations:    regLimit,
 		Keys:             sig,
 		Ready:            s.ready,
+		Unavailable:      opts.Store.Unavailable,
 		Issuer:           cfg.IssuerURL(),
 		AccessAlgorithms: []string{cfg.Keys.AccessAlgorithm},
 		UserIDClaim:      cfg.Tokens.UserIDClaim,
@@ -176,9 +218,13 @@ func KeyPolicy(cfg config.Config) signer.Policy {
 // NewUsers builds the accounts service (shared with the CLI). Password
 // changes and deactivations revoke the user's sessions.
 func NewUsers(cfg config.Config, store storage.Store, now func() time.Time, log *slog.Logger) (*users.Service, error) {
+	return newUsers(cfg, store, store, now, log)
+}
+
+func newUsers(cfg config.Config, store storage.Store, families storage.Families, now func() time.Time, log *slog.Logger) (*users.Service, error) {
 	us, err := users.New(users.Options{
 		Store:    store,
-		Families: store,
+		Families: families,
 		Audit:    store,
 		Argon2: users.Argon2Params{
 			MemoryKiB:   cfg.Passwords.Argon2.MemoryKiB,
@@ -221,8 +267,8 @@ func NewGuard(cfg config.Config, store storage.Store, now func() time.Time, log 
 	return g, nil
 }
 
-// Flush runs the janitor once: dead sessions and stale login-throttle
-// state are deleted in batches.
+// Flush runs the janitor once: dead sessions, stale login-throttle state
+// and audit events older than audit.retention are deleted in batches.
 func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err error) {
 	sessions, err = s.Tokens.Flush(ctx, s.cfg.Tokens.FlushBatch, s.cfg.Tokens.RevokedRetention)
 	if err != nil {
@@ -232,7 +278,34 @@ func (s *Server) Flush(ctx context.Context) (sessions, throttles int64, err erro
 	if err != nil {
 		return sessions, throttles, err
 	}
-	return sessions, throttles, s.flushRevoked(ctx)
+	if err := s.flushRevoked(ctx); err != nil {
+		return sessions, throttles, err
+	}
+	return sessions, throttles, flushAudit(ctx, s.cfg, s.store, s.now(), s.log)
+}
+
+// flushAudit deletes audit events older than audit.retention, in batches
+// of tokens.flush_batch.
+func flushAudit(ctx context.Context, cfg config.Config, store storage.Store, now time.Time, log *slog.Logger) error {
+	cutoff := now.Add(-cfg.Audit.Retention)
+	var total int64
+	for {
+		n, err := store.DeleteAuditBefore(ctx, cutoff, cfg.Tokens.FlushBatch)
+		total += n
+		if err != nil {
+			return fmt.Errorf("audit retention: %w", err)
+		}
+		if n < int64(cfg.Tokens.FlushBatch) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if total > 0 {
+		log.Info("janitor", "audit_events_deleted", total)
+	}
+	return nil
 }
 
 // Flush runs the janitor once over a store, without a running server
@@ -255,7 +328,7 @@ func Flush(ctx context.Context, cfg config.Config, store storage.Store, log *slo
 	} else if n > 0 {
 		log.Info("flush", "revoked_tokens_deleted", n)
 	}
-	return sessions, throttles, nil
+	return sessions, throttles, flushAudit(ctx, cfg, store, time.Now(), log)
 }
 
 // Handler is the HTTP API.
@@ -268,7 +341,7 @@ func (s *Server) ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
-	return nil
+	return s.probe.check(ctx, s.now(), s.log, s.store)
 }
 
 // Run serves on ln until ctx is cancelled, then shuts down gracefully:
@@ -314,6 +387,16 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.janitor(gctx)
 		return nil
 	})
+	g.Go(func() error {
+		s.Guard.RunRefusals(gctx, 5*time.Second)
+		return nil
+	})
+	if s.revoked != nil {
+		g.Go(func() error {
+			s.revoked.Run(gctx)
+			return nil
+		})
+	}
 	err := g.Wait()
 	s.log.Info("stopped")
 	return err

@@ -8,7 +8,6 @@ package storage
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -32,8 +31,16 @@ type Store interface {
 	RevokedTokens
 	UserDirectory
 	AuditLog
+	BrowserSessions
+	Revocations
+	AuditRetention
+	EmailKeys
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// Unavailable reports whether err (returned by this store) is a fault
+	// of the database — unreachable, read-only, disk full — rather than of
+	// the request: answer 503 with Retry-After, not 500.
+	Unavailable(err error) bool
 	// Backend names the implementation ("postgres" or "sqlite").
 	Backend() string
 	Close() error
@@ -57,11 +64,6 @@ type User struct {
 	// admin (not by a transparent rehash). Sessions older than it are void.
 	PasswordChangedAt time.Time
 }
-
-// EmailKey is the form under which emails are unique and looked up:
-// case-insensitive over the whole address. Backends store it beside the
-// email so that both stores agree on Unicode case folding.
-func EmailKey(email string) string { return strings.ToLower(email) }
 
 // Users stores accounts.
 type Users interface {
@@ -294,4 +296,45 @@ type Audit interface {
 	RecordAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns up to limit events with id > afterID, by id.
 	ListAudit(ctx context.Context, afterID int64, limit int) ([]AuditEvent, error)
+}
+
+// RevokedFamily is a family's id and when it was revoked.
+type RevokedFamily struct {
+	ID        string
+	RevokedAt time.Time
+}
+
+// Revocations lists recent session revocations, so that every instance
+// can refuse the access tokens of sessions revoked anywhere.
+type Revocations interface {
+	// RevokedFamiliesSince returns at most limit families revoked at or
+	// after since, by revocation time (oldest first).
+	RevokedFamiliesSince(ctx context.Context, since time.Time, limit int) ([]RevokedFamily, error)
+}
+
+// AuditRetention deletes old audit events.
+type AuditRetention interface {
+	// DeleteAuditBefore deletes at most limit events older than cutoff and
+	// returns how many; fewer than limit means none are left. One short
+	// statement per call.
+	DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+}
+
+// RekeyPage is one page of RekeyEmails.
+type RekeyPage struct {
+	// Next is the afterID of the next page; Done when none is left.
+	Next int64
+	Done bool
+	// Updated rows now carry EmailKey(email).
+	Updated int
+	// Conflicts are users whose new key is another user's: left as they
+	// were, for an operator to resolve.
+	Conflicts []int64
+}
+
+// EmailKeys re-derives stored email keys after EmailKey changed.
+type EmailKeys interface {
+	// RekeyEmails reads up to limit users with id > afterID and updates the
+	// email_key of those whose key is not EmailKey(email).
+	RekeyEmails(ctx context.Context, afterID int64, limit int) (RekeyPage, error)
 }

@@ -8,10 +8,22 @@
 // account's password from one address is blocked for a time that doubles
 // with every further failure, while the account's owner, logging in from
 // elsewhere, is not. The per-IP limit stops one address spraying many
-// accounts; the per-account limit, high and with a short fixed block, slows
-// a distributed attack on one account without locking its owner out for
-// long. Accounts are named by a hash of their normalised email (the table
-// holds no addresses) and IPv6 clients by their /64.
+// accounts; the per-account limit slows a distributed attack on one
+// account, its block doubling with every further failure.
+//
+// The account-wide block must not be a switch an attacker can hold
+// against the owner (OWASP "device cookies"): it applies only to attempts
+// from unknown clients. An attempt that presents a device the account
+// logged in with before (Attempt.Device, verified by the caller) is
+// counted and blocked on that device alone, like a pair; an attempt from
+// a known source — an (account, IP) pair that logged in successfully within
+// Policy.KnownFor — is subject to its pair and IP limits but not to the
+// account-wide block. A success forgets only its own source's failures
+// (the pair, or the device), never the account's or the IP's, so an owner
+// logging in does not reset an attacker's count.
+//
+// Accounts are named by a hash of their normalised email (the table holds
+// no addresses) and IPv6 clients by their /64.
 //
 // It imports internal/storage only.
 package throttle
@@ -42,16 +54,21 @@ type Policy struct {
 	// IPLimit failures from one IP (any accounts) block it the same way.
 	IPLimit int64
 	// AccountLimit failures on one account (any IPs) block the account for
-	// AccountBlock, a short fixed time.
+	// AccountBlock, doubling with each further failure up to MaxBlock, for
+	// attempts from unknown clients only.
 	AccountLimit int64
 	Block        time.Duration
 	MaxBlock     time.Duration
 	AccountBlock time.Duration
+	// KnownFor is how long an (account, IP) pair that logged in stays a
+	// known source, exempt from the account-wide block.
+	KnownFor time.Duration
 }
 
-// DefaultPolicy: 5 failures of a pair or 100 of an IP in 15 minutes block
-// for 30 s, doubling up to 15 minutes; 50 on an account block it for 1
-// minute.
+// DefaultPolicy: 5 failures of a pair (or a device) or 100 of an IP in 15
+// minutes block for 30 s, doubling up to 15 minutes; 50 on an account block
+// it for unknown clients for 1 minute, doubling up to 15 minutes. A source
+// stays known for 30 days after a successful login.
 func DefaultPolicy() Policy {
 	return Policy{
 		Window:       15 * time.Minute,
@@ -61,6 +78,7 @@ func DefaultPolicy() Policy {
 		Block:        30 * time.Second,
 		MaxBlock:     15 * time.Minute,
 		AccountBlock: time.Minute,
+		KnownFor:     30 * 24 * time.Hour,
 	}
 }
 
@@ -72,6 +90,14 @@ type Attempt struct {
 	Email     string
 	IP        string
 	UserAgent string
+	// Identifier is what logs and audit name the attempt by, chosen by
+	// the caller (authn: the address if it is a valid one, else a keyed
+	// hash); never the raw input. Empty: a hash of Email.
+	Identifier string
+	// Device identifies a device cookie the caller has verified as issued
+	// to this account ("" if none): the attempt is counted on the device,
+	// not on its pair, IP or account.
+	Device string
 }
 
 // Options configure a Guard.
@@ -90,6 +116,9 @@ type Guard struct {
 	p     Policy
 	now   func() time.Time
 	log   *slog.Logger
+	// refused aggregates refused attempts: one audit event and log line
+	// per block, not per attempt.
+	refused *refusals
 }
 
 // New builds a Guard; zero policy fields take DefaultPolicy's.
@@ -106,10 +135,11 @@ func New(opts Options) (*Guard, error) {
 	p.Block = cmp.Or(p.Block, d.Block)
 	p.MaxBlock = cmp.Or(p.MaxBlock, d.MaxBlock)
 	p.AccountBlock = cmp.Or(p.AccountBlock, d.AccountBlock)
-	if p.Window < 0 || p.PairLimit < 0 || p.IPLimit < 0 || p.AccountLimit < 0 || p.Block < 0 || p.MaxBlock < p.Block || p.AccountBlock < 0 {
+	p.KnownFor = cmp.Or(p.KnownFor, d.KnownFor)
+	if p.KnownFor < 0 || p.Window < 0 || p.PairLimit < 0 || p.IPLimit < 0 || p.AccountLimit < 0 || p.Block < 0 || p.MaxBlock < p.Block || p.AccountBlock < 0 {
 		return nil, fmt.Errorf("throttle: invalid policy %+v", p)
 	}
-	g := &Guard{store: opts.Store, audit: opts.Audit, p: p, now: opts.Now, log: opts.Logger}
+	g := &Guard{store: opts.Store, audit: opts.Audit, p: p, now: opts.Now, log: opts.Logger, refused: newRefusals()}
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -119,14 +149,33 @@ func New(opts Options) (*Guard, error) {
 	return g, nil
 }
 
-// keys are the throttle keys of an attempt: pair, IP, account.
-type keys struct{ pair, ip, account string }
+// keys are the throttle keys of an attempt: pair, IP, account, device
+// (or ""), and the known-source marker of the pair. own is the key the
+// attempt is counted and blocked on progressively: its device if it has
+// one, else its pair.
+type keys struct{ pair, ip, account, device, known, own string }
 
 func keysOf(a Attempt) keys {
 	sum := sha256.Sum256([]byte(storage.EmailKey(a.Email)))
 	account := hex.EncodeToString(sum[:16])
 	ip := clientNet(a.IP)
-	return keys{pair: "p:" + account + "@" + ip, ip: "i:" + ip, account: "a:" + account}
+	k := keys{pair: "p:" + account + "@" + ip, ip: "i:" + ip, account: "a:" + account, known: "k:" + account + "@" + ip}
+	k.own = k.pair
+	if a.Device != "" {
+		dsum := sha256.Sum256([]byte(a.Device))
+		k.device = "d:" + hex.EncodeToString(dsum[:16])
+		k.own = k.device
+	}
+	return k
+}
+
+// scopes are the keys whose blocks refuse the attempt, plus the marker
+// that decides whether the account's block applies.
+func (k keys) scopes() []string {
+	if k.device != "" {
+		return []string{k.device}
+	}
+	return []string{k.pair, k.ip, k.account, k.known}
 }
 
 // clientNet is the address an IP is counted under: IPv4 as is, IPv6 by
@@ -160,7 +209,7 @@ func (g *Guard) Admit(ctx context.Context, a Attempt) (time.Duration, error) {
 	}
 	k := keysOf(a)
 	now := g.now()
-	st, err := g.store.AddFailure(ctx, k.pair, now, g.p.Window)
+	st, err := g.store.AddFailure(ctx, k.own, now, g.p.Window)
 	if err != nil {
 		return 0, fmt.Errorf("login throttle: %w", err)
 	}
@@ -171,14 +220,14 @@ func (g *Guard) Admit(ctx context.Context, a Attempt) (time.Duration, error) {
 		// Over the limit with no block that has run out: the attempts
 		// before it are still being checked (or a block began meanwhile).
 		block := g.pairBlock(st.Failures - 1)
-		if err := g.store.BlockThrottle(ctx, k.pair, now.Add(block)); err != nil {
+		if err := g.store.BlockThrottle(ctx, k.own, now.Add(block)); err != nil {
 			return 0, fmt.Errorf("login throttle: %w", err)
 		}
-		return g.refuse(ctx, a, block, scope(k.pair)), nil
+		return g.refuse(ctx, a, block, k.own), nil
 	}
 	// The block ran out: this attempt goes ahead, and the next block
 	// (doubled) starts now, whatever its outcome; success clears it.
-	if err := g.store.BlockThrottle(ctx, k.pair, now.Add(g.pairBlock(st.Failures))); err != nil {
+	if err := g.store.BlockThrottle(ctx, k.own, now.Add(g.pairBlock(st.Failures))); err != nil {
 		return 0, fmt.Errorf("login throttle: %w", err)
 	}
 	return 0, nil
@@ -193,24 +242,35 @@ func (g *Guard) Blocked(ctx context.Context, a Attempt) (time.Duration, error) {
 
 func (g *Guard) blocked(ctx context.Context, a Attempt) (time.Duration, string, error) {
 	k := keysOf(a)
-	states, err := g.store.GetThrottles(ctx, []string{k.pair, k.ip, k.account})
+	states, err := g.store.GetThrottles(ctx, k.scopes())
 	if err != nil {
 		return 0, "", fmt.Errorf("login throttle: %w", err)
 	}
 	now := g.now()
+	known := false
+	for _, st := range states {
+		if st.Key == k.known && st.BlockedUntil.After(now) {
+			known = true
+		}
+	}
 	var wait time.Duration
 	var why string
 	for _, st := range states {
+		if st.Key == k.known || (known && st.Key == k.account) {
+			continue
+		}
 		if d := st.BlockedUntil.Sub(now); d > wait {
-			wait, why = d, scope(st.Key)
+			wait, why = d, st.Key
 		}
 	}
 	return wait, why, nil
 }
 
-func (g *Guard) refuse(ctx context.Context, a Attempt, wait time.Duration, why string) time.Duration {
+// refuse counts a refused attempt under the block of key (audited once
+// per block, see refusals).
+func (g *Guard) refuse(ctx context.Context, a Attempt, wait time.Duration, key string) time.Duration {
 	if wait > 0 {
-		g.record(ctx, a, "login.throttled", 0, fmt.Sprintf("refused for %s (%s blocked)", wait.Round(time.Second), why))
+		g.refused.add(ctx, g, a, key, g.now(), wait)
 	}
 	return wait
 }
@@ -229,29 +289,42 @@ func (g *Guard) progressive(beyond int64) time.Duration {
 	return min(block, g.p.MaxBlock)
 }
 
+// accountBlock is the account's block after its n-th failure in the
+// window: AccountBlock at the limit, doubling beyond, at most
+// max(MaxBlock, AccountBlock).
+func (g *Guard) accountBlock(n int64) time.Duration {
+	block, most := g.p.AccountBlock, max(g.p.MaxBlock, g.p.AccountBlock)
+	for beyond := n - g.p.AccountLimit; beyond > 0 && block < most; beyond-- {
+		block *= 2
+	}
+	return min(block, most)
+}
+
 func scope(key string) string {
 	switch key[0] {
 	case 'p':
 		return "account from this IP"
 	case 'i':
 		return "IP"
+	case 'd':
+		return "device"
 	}
 	return "account"
 }
 
-// Failed records a failed attempt (after Admit let it through): the pair
-// is blocked once it has used its attempts, the IP and the account count
-// the failure and are blocked at their limits.
+// Failed records a failed attempt (after Admit let it through): its pair
+// (or device) is blocked once it has used its attempts, the IP and the
+// account count the failure and are blocked at their limits.
 func (g *Guard) Failed(ctx context.Context, a Attempt) error {
 	k := keysOf(a)
 	now := g.now()
 	g.record(ctx, a, "login.failed", 0, "wrong credentials, unknown or inactive account")
-	states, err := g.store.GetThrottles(ctx, []string{k.pair})
+	states, err := g.store.GetThrottles(ctx, []string{k.own})
 	if err != nil {
 		return fmt.Errorf("login throttle: %w", err)
 	}
 	if len(states) == 1 && states[0].Failures >= g.p.PairLimit && !states[0].BlockedUntil.After(now) {
-		if err := g.block(ctx, a, k.pair, states[0].Failures, now.Add(g.pairBlock(states[0].Failures))); err != nil {
+		if err := g.block(ctx, a, k.own, states[0].Failures, now.Add(g.pairBlock(states[0].Failures))); err != nil {
 			return err
 		}
 	}
@@ -266,7 +339,7 @@ func (g *Guard) Failed(ctx context.Context, a Attempt) error {
 		if st.Failures < c.limit {
 			continue
 		}
-		until := now.Add(g.p.AccountBlock)
+		until := now.Add(g.accountBlock(st.Failures))
 		if c.key == k.ip {
 			until = now.Add(g.progressive(st.Failures - c.limit))
 		}
@@ -286,10 +359,19 @@ func (g *Guard) block(ctx context.Context, a Attempt, key string, failures int64
 	return nil
 }
 
-// Succeeded forgets the pair's failures and audits the login.
+// Succeeded forgets the failures of the attempt's own source (its pair,
+// or its device) — never the account's or the IP's, which other sources
+// ran up — marks the pair a known source for KnownFor, and audits the
+// login.
 func (g *Guard) Succeeded(ctx context.Context, a Attempt, userID int64) error {
 	g.record(ctx, a, "login.succeeded", userID, "")
-	if err := g.store.ResetThrottle(ctx, keysOf(a).pair); err != nil {
+	k := keysOf(a)
+	if err := g.store.ResetThrottle(ctx, k.own); err != nil {
+		return fmt.Errorf("login throttle: %w", err)
+	}
+	// A marker row whose BlockedUntil is the end of its known time: the
+	// cleanup keeps it until then.
+	if err := g.store.BlockThrottle(ctx, k.known, g.now().Add(g.p.KnownFor)); err != nil {
 		return fmt.Errorf("login throttle: %w", err)
 	}
 	return nil
@@ -315,20 +397,28 @@ func (g *Guard) Cleanup(ctx context.Context, batch int) (int64, error) {
 }
 
 func (g *Guard) record(ctx context.Context, a Attempt, typ string, userID int64, detail string) {
+	g.recordAt(ctx, a, g.now(), typ, userID, detail)
+}
+
+func (g *Guard) recordAt(ctx context.Context, a Attempt, at time.Time, typ string, userID int64, detail string) {
 	if g.audit == nil {
 		return
 	}
-	email := a.Email
-	if len(email) > 100 {
-		email = email[:100]
+	id := a.Identifier
+	if id == "" {
+		sum := sha256.Sum256([]byte(a.Email))
+		id = "sha256:" + hex.EncodeToString(sum[:8])
+	}
+	if len(id) > 100 {
+		id = id[:100]
 	}
 	if detail == "" {
-		detail = "email " + email
+		detail = "login " + id
 	} else {
-		detail = "email " + email + ": " + detail
+		detail = "login " + id + ": " + detail
 	}
 	g.log.InfoContext(ctx, "audit", "event", typ, "user_id", userID, "ip", a.IP, "detail", detail)
-	e := storage.AuditEvent{At: g.now(), Type: typ, UserID: userID, IP: a.IP, UserAgent: a.UserAgent, Detail: detail}
+	e := storage.AuditEvent{At: at, Type: typ, UserID: userID, IP: a.IP, UserAgent: a.UserAgent, Detail: detail}
 	if err := g.audit.RecordAudit(ctx, e); err != nil {
 		g.log.ErrorContext(ctx, "record audit event", "type", typ, "err", err)
 	}

@@ -140,6 +140,7 @@ func TestDefaultPolicy(t *testing.T) {
 	want := throttle.Policy{
 		Window: 15 * time.Minute, PairLimit: 5, IPLimit: 100, AccountLimit: 50,
 		Block: 30 * time.Second, MaxBlock: 15 * time.Minute, AccountBlock: time.Minute,
+		KnownFor: 30 * 24 * time.Hour,
 	}
 	if got != want {
 		t.Fatalf("DefaultPolicy() = %+v, want %+v", got, want)
@@ -213,14 +214,15 @@ func TestBlockArithmetic(t *testing.T) {
 			{name: "bob-same-ip", check: attempt("bob@example.com", "192.0.2.1"), want: 0},
 			{name: "alice-other-ip", check: attempt("alice@example.com", "198.51.100.9"), want: 0},
 		}},
-		{name: "account/fixed-block-no-doubling", policy: throttle.Policy{AccountLimit: 3, AccountBlock: time.Minute, PairLimit: 100, IPLimit: 100},
+		{name: "account/block-doubles-for-the-attacker", policy: throttle.Policy{AccountLimit: 3, AccountBlock: time.Minute, MaxBlock: 5 * time.Minute, PairLimit: 100, IPLimit: 100},
 			a: alice, steps: []step{
 				{name: "2-allowed", fails: 2, want: 0},
 				{name: "3rd-blocks-1m", fails: 1, want: time.Minute},
-				{name: "from-anywhere", check: attempt("alice@example.com", "203.0.113.77"), want: time.Minute},
+				{name: "from-any-unknown-ip", check: attempt("alice@example.com", "203.0.113.77"), want: time.Minute},
 				{name: "free-after-1m", advance: time.Minute, want: 0},
-				{name: "4th-blocks-1m-again-not-2m", fails: 1, want: time.Minute},
-				{name: "10th-still-1m", advance: time.Minute, fails: 6, want: time.Minute},
+				{name: "4th-doubles-to-2m", fails: 1, want: 2 * time.Minute},
+				{name: "5th-4m", advance: 2 * time.Minute, fails: 1, want: 4 * time.Minute},
+				{name: "6th-capped-at-max-block", advance: 4 * time.Minute, fails: 1, want: 5 * time.Minute},
 			}},
 		{name: "ip/progressive-like-pair", policy: throttle.Policy{IPLimit: 2, PairLimit: 100, AccountLimit: 100}, a: alice, steps: []step{
 			{name: "1-allowed", fails: 1, want: 0},
@@ -387,15 +389,22 @@ func TestSucceededResetsPairOnly(t *testing.T) {
 func TestAudit(t *testing.T) {
 	storagetest.ForEachBackend(t, func(t *testing.T, s storage.Store) {
 		e := newGuard(t, s, throttle.Policy{PairLimit: 2})
-		a := throttle.Attempt{Email: "Alice@Example.com", IP: "2001:db8::7", UserAgent: "agent/2.0 (probe)"}
+		a := throttle.Attempt{Email: "Alice@Example.com", Identifier: "Alice@example.com", IP: "2001:db8::7", UserAgent: "agent/2.0 (probe)"}
 		e.wantWait("fresh", a, 0)
 		e.fail(a)
 		e.fail(a)
-		if d, err := e.g.Admit(context.Background(), a); err != nil || d != 30*time.Second {
-			t.Fatalf("Admit while blocked = %v, %v; want 30s", d, err)
+		for range 3 {
+			if d, err := e.g.Admit(context.Background(), a); err != nil || d != 30*time.Second {
+				t.Fatalf("Admit while blocked = %v, %v; want 30s", d, err)
+			}
+		}
+		e.g.FlushRefusals(context.Background(), false)
+		if n := len(e.audit()); n != 2 {
+			t.Fatalf("%d events while the block runs, want the 2 failures only", n)
 		}
 		e.clock.Advance(30 * time.Second)
 		e.wantWait("free", a, 0)
+		e.g.FlushRefusals(context.Background(), false) // the block is over: its one event
 		e.succeed(a, 77)
 
 		events := e.audit()
@@ -419,12 +428,12 @@ func TestAudit(t *testing.T) {
 				got.IP != a.IP || got.UserAgent != a.UserAgent || got.FamilyID != "" {
 				t.Errorf("event %d = %+v, want %s user %d at %v from %s/%s", i, got, w.typ, w.userID, w.at, a.IP, a.UserAgent)
 			}
-			if !strings.Contains(got.Detail, "Alice@Example.com") {
-				t.Errorf("event %d detail %q does not name the email tried", i, got.Detail)
+			if !strings.Contains(got.Detail, "Alice@example.com") {
+				t.Errorf("event %d detail %q does not name the identifier given", i, got.Detail)
 			}
 		}
-		if d := events[2].Detail; !strings.Contains(d, "30s") || !strings.Contains(d, "account from this IP") {
-			t.Errorf("throttled detail %q: want the wait and the scope", d)
+		if d := events[2].Detail; !strings.Contains(d, "3 attempts refused") || !strings.Contains(d, "account from this IP") {
+			t.Errorf("throttled detail %q: want the count and the scope", d)
 		}
 	})
 }

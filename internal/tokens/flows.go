@@ -105,6 +105,11 @@ func (s *Service) rotate(ctx context.Context, cl *claims, c Client) (storage.Fam
 		At:       now,
 	})
 	if err == nil {
+		if f.UserID != u.ID {
+			// The rotation matched a genuine family and jti, but the token
+			// names another user: revoked at once, nothing issued.
+			return fail(s.forged(ctx, f, cl, c, now))
+		}
 		return f, u, now, nil
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
@@ -128,6 +133,8 @@ func (s *Service) notRotated(ctx context.Context, cl *claims, c Client, now time
 		return storage.Family{}, fmt.Errorf("refresh: load family: %w", err)
 	}
 	switch {
+	case f.UserID != cl.userID && f.RevokedAt.IsZero():
+		return storage.Family{}, s.forged(ctx, f, cl, c, now)
 	case f.UserID != cl.userID:
 		return storage.Family{}, invalid("family of another user")
 	case !f.RevokedAt.IsZero():
@@ -178,7 +185,8 @@ func (s *Service) recordAudit(ctx context.Context, e storage.AuditEvent) {
 }
 
 // VerifyAccess verifies an access token and returns its claims. An OAuth
-// 2.0 access token revoked by its client (RFC 7009) is invalid.
+// 2.0 access token revoked by its client (RFC 7009) is invalid, and with
+// the session check (Options.Revoked) so is a token of a revoked session.
 func (s *Service) VerifyAccess(ctx context.Context, token string) (AccessClaims, error) {
 	cl, err := s.parse(token, kindAccess)
 	if err != nil {
@@ -192,6 +200,11 @@ func (s *Service) VerifyAccess(ctx context.Context, token string) (AccessClaims,
 			err = invalid("revoked")
 		}
 		return AccessClaims{}, err
+	}
+	if s.revoked != nil {
+		if err := s.revoked.Live(ctx, cl.sessionID); err != nil {
+			return AccessClaims{}, err
+		}
 	}
 	return AccessClaims{
 		UserID:    cl.userID,
@@ -207,10 +220,19 @@ func (s *Service) VerifyAccess(ctx context.Context, token string) (AccessClaims,
 // Verify checks a token of either type (token/verify/). A refresh token
 // must also still be usable: its family live and its jti the current one
 // or the predecessor within the grace window.
+//
+// An access token, unless Options.VerifySignatureOnly, must also belong to
+// a live session (with Options.Revoked) of an active user.
 func (s *Service) Verify(ctx context.Context, token string) error {
 	cl, err := s.parse(token, kindAny)
-	if err != nil || cl.kind != kindRefresh {
+	if err != nil {
 		return err
+	}
+	if cl.kind == kindAccess {
+		if s.sigOnly {
+			return nil
+		}
+		return s.accessLive(ctx, cl)
 	}
 	return s.checkFamily(ctx, cl)
 }
@@ -227,6 +249,8 @@ func (s *Service) checkFamily(ctx context.Context, cl *claims) error {
 	}
 	now := s.now()
 	switch {
+	case f.UserID != cl.userID && f.RevokedAt.IsZero():
+		return s.forged(ctx, f, cl, Client{}, storeTime(now))
 	case f.UserID != cl.userID:
 		return invalid("family of another user")
 	case !f.RevokedAt.IsZero():
@@ -235,6 +259,28 @@ func (s *Service) checkFamily(ctx context.Context, cl *claims) error {
 		return invalid("session expired")
 	case cl.jti != f.CurrentJTI && !s.inGrace(cl.jti, f, now):
 		return &reasonError{ErrBlacklisted, "rotated out"}
+	}
+	return nil
+}
+
+// accessLive: the access token's session is live and its user active.
+func (s *Service) accessLive(ctx context.Context, cl *claims) error {
+	if s.revoked != nil {
+		if err := s.revoked.Live(ctx, cl.sessionID); err != nil {
+			return err
+		}
+	}
+	if !cl.hasUserID {
+		return ErrNoUserID
+	}
+	u, err := s.users.GetUser(ctx, cl.userID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return invalid("user deleted")
+	case err != nil:
+		return fmt.Errorf("verify: load user: %w", err)
+	case !u.IsActive:
+		return invalid("user inactive")
 	}
 	return nil
 }

@@ -15,8 +15,9 @@ import (
 	"github.com/idp/idp/internal/tokens"
 )
 
-// fuzzSeeds returns an env, the valid tokens (RS256 access, refresh, EdDSA
-// access) and seeds for the corpus. The valid tokens are deterministic
+// fuzzSeeds returns an env, the valid tokens (RS256 access, refresh) and
+// seeds for the corpus (among them an EdDSA access token, which must not
+// verify: EdDSA is not the access ring's algorithm). The valid tokens are deterministic
 // (fixed claims and family; PKCS#1 v1.5 and Ed25519 signatures are
 // deterministic), because the fuzzing workers are separate processes that
 // must agree on them with the one that wrote the corpus.
@@ -38,7 +39,6 @@ func fuzzSeeds(f *testing.F) (*env, []string, []string) {
 	issued := []string{
 		forge(f, e.rsa, jwa.RS256, "at+jwt", "", e.accessClaims()),
 		forge(f, e.rsa, jwa.RS256, "rt+jwt", "", refresh),
-		forge(f, e.ed, jwa.EdDSA, "at+jwt", "", e.accessClaims()),
 	}
 	for _, tok := range issued {
 		if err := e.svc.Verify(context.Background(), tok); err != nil {
@@ -46,7 +46,7 @@ func fuzzSeeds(f *testing.F) (*env, []string, []string) {
 		}
 	}
 	a := issued[0]
-	seeds := append(slices.Clone(issued), "", ".", "..", "a.b.c", "e30.e30.", "e30.e30.e30",
+	seeds := append(slices.Clone(issued), forge(f, e.ed, jwa.EdDSA, "at+jwt", "", e.accessClaims()), "", ".", "..", "a.b.c", "e30.e30.", "e30.e30.e30",
 		a+"=", strings.ToUpper(a), strings.Replace(a, ".", "..", 1), `{"payload":"e30","signatures":[]}`)
 	return e, issued, seeds
 }
@@ -61,7 +61,7 @@ func FuzzVerifyAccess(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tok string) {
 		ac, err := e.svc.VerifyAccess(context.Background(), tok)
 		if err == nil {
-			if tok != issued[0] && tok != issued[2] {
+			if tok != issued[0] {
 				t.Fatalf("a changed token verified: %q", tok)
 			}
 			if ac.UserID != e.user.ID {
@@ -79,7 +79,7 @@ func FuzzVerifyAccess(f *testing.F) {
 // and consults their family.
 func FuzzVerify(f *testing.F) {
 	e, issued, seeds := fuzzSeeds(f)
-	valid := map[string]bool{issued[0]: true, issued[1]: true, issued[2]: true}
+	valid := map[string]bool{issued[0]: true, issued[1]: true}
 	for _, s := range seeds {
 		f.Add(s)
 	}

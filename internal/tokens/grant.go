@@ -296,10 +296,10 @@ func (s *Service) sessionLive(ctx context.Context, cl *claims) (bool, error) {
 // isRevoked checks the deny-list for an OAuth 2.0 access token (only those
 // can be revoked: tokens of /api/token/ belong to no client).
 func (s *Service) isRevoked(ctx context.Context, cl *claims) (bool, error) {
-	if cl.clientID == "" || s.revoked == nil {
+	if cl.clientID == "" || s.denied == nil {
 		return false, nil
 	}
-	revoked, err := s.revoked.IsTokenRevoked(ctx, cl.jti)
+	revoked, err := s.denied.IsTokenRevoked(ctx, cl.jti)
 	if err != nil {
 		return false, fmt.Errorf("check revoked tokens: %w", err)
 	}
@@ -332,10 +332,10 @@ func (s *Service) RevokeGrant(ctx context.Context, token, clientID string, c Cli
 			s.familyRevoked(ctx, cl.userID, cl.familyID, "revoked by client "+clientID, c)
 		}
 	case kindAccess:
-		if s.revoked == nil {
+		if s.denied == nil {
 			return errors.New("revoke: no deny-list configured")
 		}
-		err := s.revoked.RevokeToken(ctx, storage.RevokedToken{
+		err := s.denied.RevokeToken(ctx, storage.RevokedToken{
 			JTI: cl.jti, ClientID: clientID, ExpiresAt: cl.expires.Add(s.leeway), RevokedAt: now,
 		})
 		if err != nil {
@@ -347,10 +347,10 @@ func (s *Service) RevokeGrant(ctx context.Context, token, clientID string, c Cli
 
 // FlushRevoked deletes deny-list entries of expired tokens, in batches.
 func (s *Service) FlushRevoked(ctx context.Context, batch int) (int64, error) {
-	if s.revoked == nil {
+	if s.denied == nil {
 		return 0, nil
 	}
-	return FlushRevokedTokens(ctx, s.revoked, s.now(), batch)
+	return FlushRevokedTokens(ctx, s.denied, s.now(), batch)
 }
 
 // FlushRevokedTokens is FlushRevoked over a store, without a Service

@@ -11,13 +11,13 @@ import (
 var rfcClient = tokens.Client{IP: "192.0.2.7", UserAgent: "oauth2-test"}
 
 func grantEnv(t *testing.T) *env {
-	return sqliteEnv(t, func(o *tokens.Options) { o.Revoked = nil })
+	return sqliteEnv(t, func(o *tokens.Options) { o.Denied = nil })
 }
 
 func withDenyList(t *testing.T) *env {
 	var e *env
 	e = sqliteEnv(t, nil)
-	e.svc = e.with(func(o *tokens.Options) { o.Revoked = e.store })
+	e.svc = e.with(func(o *tokens.Options) { o.Denied = e.store })
 	return e
 }
 

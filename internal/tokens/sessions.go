@@ -36,6 +36,21 @@ func (s *Service) Logout(ctx context.Context, refresh string, c Client) error {
 	if err != nil {
 		return err
 	}
+	// The family row is authoritative: a token naming another user than
+	// the family's is a forgery (see forged).
+	f, err := s.families.GetFamily(ctx, cl.familyID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return invalid("unknown family")
+	}
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	if f.UserID != cl.userID {
+		if !f.RevokedAt.IsZero() {
+			return invalid("family of another user")
+		}
+		return s.forged(ctx, f, cl, c, storeTime(s.now()))
+	}
 	revoked, err := s.families.RevokeFamily(ctx, cl.familyID, storeTime(s.now()), "logout")
 	if errors.Is(err, storage.ErrNotFound) {
 		return invalid("unknown family")

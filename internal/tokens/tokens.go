@@ -56,9 +56,9 @@ type Options struct {
 	Families storage.Families
 	Users    storage.Users
 	Audit    storage.Audit // may be nil
-	// Revoked is the deny-list of revoked OAuth 2.0 access tokens; nil:
+	// Denied is the deny-list of revoked OAuth 2.0 access tokens; nil:
 	// none (access tokens cannot be revoked).
-	Revoked storage.RevokedTokens
+	Denied storage.RevokedTokens
 	// Issuer is the iss claim of every token and the aud of refresh tokens.
 	Issuer string
 	// Audience is the aud claim of access tokens; empty: no aud claim
@@ -81,8 +81,15 @@ type Options struct {
 	Leeway time.Duration
 	// UserIDClaim names the integer user id claim; default "user_id".
 	UserIDClaim string
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Revoked, if set, is the session check: VerifyAccess and Verify
+	// refuse access tokens of revoked sessions.
+	Revoked *RevokedSessions
+	// VerifySignatureOnly makes Verify check an access token's signature
+	// and claims only, as the tutorial app does; by default it also
+	// requires the session live and the user active.
+	VerifySignatureOnly bool
+	Now                 func() time.Time
+	Logger              *slog.Logger
 }
 
 // Service issues and verifies tokens.
@@ -91,7 +98,7 @@ type Service struct {
 	families    storage.Families
 	users       storage.Users
 	audit       storage.Audit
-	revoked     storage.RevokedTokens
+	denied      storage.RevokedTokens
 	verified    *verifiedCache
 	issuer      string
 	audience    []string
@@ -103,6 +110,8 @@ type Service struct {
 	grace       time.Duration
 	leeway      time.Duration
 	userIDClaim string
+	revoked     *RevokedSessions
+	sigOnly     bool
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -122,7 +131,7 @@ func New(opts Options) (*Service, error) {
 		families:    opts.Families,
 		users:       opts.Users,
 		audit:       opts.Audit,
-		revoked:     opts.Revoked,
+		denied:      opts.Denied,
 		verified:    newVerifiedCache(verifiedCacheSize),
 		issuer:      opts.Issuer,
 		audience:    append([]string(nil), opts.Audience...),
@@ -134,6 +143,8 @@ func New(opts Options) (*Service, error) {
 		grace:       opts.RefreshGrace,
 		leeway:      orDefault(opts.Leeway, 30*time.Second),
 		userIDClaim: orDefault(opts.UserIDClaim, "user_id"),
+		revoked:     opts.Revoked,
+		sigOnly:     opts.VerifySignatureOnly,
 		now:         opts.Now,
 		log:         opts.Logger,
 	}

@@ -60,6 +60,9 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 	if err := checkCompact(token); err != nil {
 		return nil, err
 	}
+	if err := checkHeader(token); err != nil {
+		return nil, err
+	}
 	kp := keyProvider{keys: s.keys}
 	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(&kp), jws.WithCompact())
 	if err != nil {
@@ -69,9 +72,9 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 		return nil, invalid("signature")
 	}
 
-	raw := map[string]json.RawMessage{}
-	if err := json.Unmarshal(payload, &raw); err != nil {
-		return nil, invalid("payload is not a JSON object")
+	raw, err := strictObject(payload)
+	if err != nil {
+		return nil, invalid("payload: " + err.Error())
 	}
 	c := &claims{kid: kp.kid}
 	var ok bool
@@ -113,6 +116,13 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 	}
 	if c.kind == kindAny {
 		return nil, invalid("typ and token_type")
+	}
+	// Keys are bound to token types: an access token verifies only with a
+	// key of the access ring, a refresh token only with one of the
+	// refresh ring (rings are per algorithm; config keeps them distinct),
+	// so a key of one ring, stolen, forges nothing of the other type.
+	if ring := s.ringAlg(c.kind); string(kp.alg) != ring {
+		return nil, invalid(kinds[c.kind].tokenType + " token signed with a " + string(kp.alg) + " key, not of its " + ring + " ring")
 	}
 	if want != kindAny && c.kind != want {
 		return nil, &reasonError{ErrWrongType, kinds[c.kind].tokenType + " token"}
@@ -169,6 +179,14 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 		}
 	}
 	return c, nil
+}
+
+// ringAlg is the algorithm of the key ring that signs tokens of kind k.
+func (s *Service) ringAlg(k kind) string {
+	if k == kindRefresh {
+		return s.refreshAlg
+	}
+	return s.accessAlg
 }
 
 // checkCompact accepts only the canonical compact serialization: three
@@ -237,7 +255,8 @@ type keyProvider struct {
 	keys   KeySource
 	kid    string
 	typ    string
-	reason string // why no key was given
+	alg    jwa.SignatureAlgorithm // the key's
+	reason string                 // why no key was given
 }
 
 func (p *keyProvider) FetchKeys(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
@@ -256,7 +275,7 @@ func (p *keyProvider) FetchKeys(_ context.Context, sink jws.KeySink, sig *jws.Si
 		p.reason = "alg does not match the key"
 		return errors.New(p.reason)
 	}
-	p.kid, p.typ = kid, h.Type()
+	p.kid, p.typ, p.alg = kid, h.Type(), key.Alg
 	sink.Key(key.Alg, key.PublicKey())
 	return nil
 }

@@ -25,6 +25,11 @@ func NormalizeEmail(email string) string {
 	return s[:at] + "@" + strings.ToLower(s[at+1:])
 }
 
+// IsValidEmail reports whether email (stripped as registration strips
+// it) passes registration's email validation: what logs and audit may
+// name a login attempt by.
+func IsValidEmail(email string) bool { return len(checkEmail(Strip(email))) == 0 }
+
 // pyIsSpace is Python's str.isspace: Go's unicode.IsSpace plus the ASCII
 // information separators U+001C–U+001F.
 func pyIsSpace(r rune) bool {

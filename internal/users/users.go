@@ -9,10 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/sync/semaphore"
 
 	"github.com/idp/idp/internal/storage"
 )
@@ -85,7 +84,7 @@ type Service struct {
 	policy   passwordPolicy
 	now      func() time.Time
 	log      *slog.Logger
-	hashing  *semaphore.Weighted
+	hashing  *hashSlots
 	hashWait time.Duration
 	// dummyHash is verified against when the email is unknown, so that
 	// the answer takes as long as for a known user.
@@ -119,7 +118,7 @@ func New(opts Options) (*Service, error) {
 		policy:   passwordPolicy{minLength: cmp.Or(opts.MinPasswordLength, 8), common: common},
 		now:      opts.Now,
 		log:      opts.Logger,
-		hashing:  semaphore.NewWeighted(int64(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes()))),
+		hashing:  newHashSlots(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes())),
 		hashWait: cmp.Or(opts.MaxHashWait, time.Second),
 	}
 	if p := s.hasher.Params(); p.Iterations > defaultVerifyLimits.argon2Iterations || p.MemoryKiB > defaultVerifyLimits.argon2MemoryKiB {
@@ -220,10 +219,17 @@ func checkEmail(email string) []string {
 	if hasNull(email) {
 		msgs = append(msgs, MsgNullCharacter)
 	}
-	if !validEmail(email) {
+	if !validEmail(email) || mixedScriptEmail(email) {
 		msgs = append(msgs, MsgInvalidEmail)
 	}
 	return msgs
+}
+
+// mixedScriptEmail: the address's domain mixes scripts in a label (see
+// scripts.go).
+func mixedScriptEmail(email string) bool {
+	at := strings.LastIndexByte(email, '@')
+	return at >= 0 && mixedScriptDomain(email[at+1:])
 }
 
 // checkPassword is DRF's CharField(max_length=128) on the trimmed
@@ -292,7 +298,7 @@ func (s *Service) create(ctx context.Context, u storage.User, password string, v
 	if !ve.Empty() {
 		return storage.User{}, sortFields(ve)
 	}
-	hash, err := s.hash(ctx, password)
+	hash, err := s.hash(ctx, password, prioOther)
 	if err != nil {
 		return storage.User{}, err
 	}
@@ -328,14 +334,15 @@ func sortFields(ve *ValidationError) *ValidationError {
 	return out
 }
 
-// acquireHashing takes a hashing slot, waiting at most hashWait.
-func (s *Service) acquireHashing(ctx context.Context) error {
-	if s.hashing.TryAcquire(1) {
+// acquireHashing takes a hashing slot, waiting at most hashWait; logins
+// (prioLogin) go before other waiters.
+func (s *Service) acquireHashing(ctx context.Context, prio int) error {
+	if s.hashing.tryAcquire(prio) {
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.hashWait)
 	defer cancel()
-	if err := s.hashing.Acquire(wctx, 1); err != nil {
+	if err := s.hashing.acquire(wctx, prio); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -344,12 +351,12 @@ func (s *Service) acquireHashing(ctx context.Context) error {
 	return nil
 }
 
-// hash computes a new argon2id hash, waiting for a hashing slot.
-func (s *Service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.acquireHashing(ctx); err != nil {
+// hash computes a new argon2id hash, waiting for a hashing slot at prio.
+func (s *Service) hash(ctx context.Context, password string, prio int) (string, error) {
+	if err := s.acquireHashing(ctx, prio); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	defer s.hashing.Release(1)
+	defer s.hashing.release()
 	return s.hasher.Hash(password)
 }
 
@@ -357,10 +364,10 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 // hash of no known format (an unusable password, say) costs a verification
 // of the dummy hash, so that it cannot be told apart by time.
 func (s *Service) verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
-	if err := s.acquireHashing(ctx); err != nil {
+	if err := s.acquireHashing(ctx, prioLogin); err != nil {
 		return false, false, fmt.Errorf("verify password: %w", err)
 	}
-	defer s.hashing.Release(1)
+	defer s.hashing.release()
 	if !recognizes(encoded) {
 		s.hasher.Verify(s.dummyHash, password)
 		return false, false, nil
@@ -497,7 +504,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (sto
 // rehash upgrades u's hash after a successful login. It is best-effort:
 // a failure is logged and the login stands.
 func (s *Service) rehash(ctx context.Context, u storage.User, password string) (string, bool) {
-	hash, err := s.hash(ctx, password)
+	hash, err := s.hash(ctx, password, prioLogin)
 	if err != nil {
 		s.log.WarnContext(ctx, "password rehash failed", "user_id", u.ID, "err", err)
 		return "", false
@@ -562,7 +569,7 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) er
 	if ve := s.ValidatePassword(password, u.Email); ve != nil {
 		return ve
 	}
-	hash, err := s.hash(ctx, password)
+	hash, err := s.hash(ctx, password, prioOther)
 	if err != nil {
 		return err
 	}

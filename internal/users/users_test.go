@@ -366,10 +366,10 @@ func TestAuthenticateAlwaysDoesHashWork(t *testing.T) {
 	if _, err := store.CreateUser(t.Context(), migratedUser("unusable@example.com", "!unusable")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.hashing.Acquire(t.Context(), 1); err != nil {
+	if err := s.hashing.acquire(t.Context(), prioLogin); err != nil {
 		t.Fatal(err)
 	}
-	defer s.hashing.Release(1)
+	defer s.hashing.release()
 	for _, email := range []string{"nobody@example.com", "unusable@example.com"} {
 		t.Run(email, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())

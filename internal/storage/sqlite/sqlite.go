@@ -60,6 +60,9 @@ type Options struct {
 	MustExist bool
 	// Logger receives the store's log lines; nil discards them.
 	Logger *slog.Logger
+	// StrictPermissions refuses a database file (or -wal, -shm) accessible
+	// to group or others instead of tightening it to 0600 (production).
+	StrictPermissions bool
 }
 
 // Store is the SQLite implementation of storage.Store.
@@ -105,6 +108,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open SQLite: %w", err)
 		}
 		f.Close()
+	}
+	// Create the file private (it holds password hashes and sealed keys);
+	// SQLite gives its -wal and -shm files the same mode.
+	f, err := os.OpenFile(opts.Path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite: %w", err)
+	}
+	f.Close()
+	if err := checkPermissions(opts.Path, opts.StrictPermissions, log); err != nil {
+		return nil, err
 	}
 
 	// The write connection opens first: it switches the file to WAL before

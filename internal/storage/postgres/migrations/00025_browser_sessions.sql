@@ -1,0 +1,22 @@
+-- +goose Up
+-- Browser sessions (internal/websession): the SSO session of the hosted
+-- login; id is the OIDC sid. Statements shared in internal/storage/sqlstore.
+-- Times: timestamptz.
+CREATE TABLE browser_sessions (
+    id              TEXT    PRIMARY KEY,
+    secret_hash     TEXT    NOT NULL,
+    user_id         BIGINT  NOT NULL DEFAULT 0,
+    auth_time       TIMESTAMPTZ NULL,
+    created_at      TIMESTAMPTZ NOT NULL,
+    last_seen_at    TIMESTAMPTZ NOT NULL,
+    idle_expires_at TIMESTAMPTZ NOT NULL,
+    expires_at      TIMESTAMPTZ NOT NULL,
+    ended_at        TIMESTAMPTZ NULL,
+    user_agent      TEXT    NOT NULL DEFAULT '',
+    ip              TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX browser_sessions_user_idx ON browser_sessions (user_id);
+CREATE INDEX browser_sessions_idle_idx ON browser_sessions (idle_expires_at);
+
+-- +goose Down
+DROP TABLE browser_sessions;
