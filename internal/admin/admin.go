@@ -8,16 +8,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/tokens"
 	"github.com/idp/idp/internal/users"
+	"github.com/idp/idp/internal/websession"
 )
 
 // AuditStore records and lists audit events.
@@ -33,6 +36,10 @@ type Options struct {
 	Signer  *signer.Signer
 	Clients *clients.Registry
 	Audit   AuditStore
+	// Sessions is the console's browser-session manager and Login the
+	// shared password login; without Sessions the console is not mounted.
+	Sessions *websession.Manager
+	Login    *authn.Service
 	// AccessAlg and RefreshAlg name the signing rings of the two key uses.
 	AccessAlg, RefreshAlg string
 	// MaxBodyBytes bounds request bodies; zero → 64 KiB.
@@ -65,6 +72,24 @@ func Mount(e *echo.Echo, opts Options) {
 	a.mountAudit(g, su)
 	a.mountClients(g, su)
 	g.Any("/*", a.h(func(echo.Context) error { return errNotFound() }))
+	if a.Sessions != nil && a.Login != nil {
+		a.mountConsole(e)
+	}
+}
+
+// endConsoleSessions ends the user's console sessions (deactivated,
+// deleted or given a new password).
+func (a *api) endConsoleSessions(c echo.Context, userID int64) {
+	if a.Sessions == nil {
+		return
+	}
+	if _, err := a.Sessions.EndUser(context.WithoutCancel(c.Request().Context()), userID); err != nil {
+		a.Logger.ErrorContext(c.Request().Context(), "end console sessions", "user_id", userID, "err", err)
+	}
+}
+
+func auditUser(id int64, detail string) storage.AuditEvent {
+	return storage.AuditEvent{TargetType: "user", TargetID: strconv.FormatInt(id, 10), Detail: detail}
 }
 
 // apiError is the surface's one error type: the status and the JSON body

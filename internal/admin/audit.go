@@ -117,3 +117,15 @@ func (a *api) listAudit(c echo.Context) error {
 	}
 	return writeJSON(c, http.StatusOK, p)
 }
+
+func (a *api) auditConsole(c echo.Context) error {
+	p, err := a.auditPage(c)
+	if err != nil {
+		return err
+	}
+	prev, next := pager(c, "/admin/audit", p.NextCursor)
+	return a.render(c, http.StatusOK, "audit", "Audit log", map[string]any{
+		"Page": p, "UserID": c.QueryParam("user_id"), "Type": c.QueryParam("type"),
+		"Since": c.QueryParam("since"), "Until": c.QueryParam("until"), "Prev": prev, "Next": next,
+	}, "")
+}

@@ -91,8 +91,28 @@ func (a *api) endOne(c echo.Context, sid string) error {
 }
 
 func (a *api) endSession(c echo.Context) error {
+	if _, err := a.sessionOwner(c, c.Param("sid")); err != nil {
+		return err
+	}
 	if err := a.endOne(c, c.Param("sid")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// sessionOwner is the user of a live session (404 if none), checked
+// against the actor's rights before it is ended.
+func (a *api) sessionOwner(c echo.Context, sid string) (int64, error) {
+	f, err := a.Tokens.SessionOwner(c.Request().Context(), sid)
+	if errors.Is(err, tokens.ErrNoSession) {
+		return 0, errNotFound()
+	}
+	if err != nil {
+		return 0, err
+	}
+	u, err := a.Users.Get(c.Request().Context(), f)
+	if err != nil {
+		return 0, errNotFound()
+	}
+	return u.ID, mayChange(actor(c), u)
 }

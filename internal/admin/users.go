@@ -218,6 +218,9 @@ func (a *api) applyChange(c echo.Context, target storage.User, ch users.Change) 
 	if err != nil {
 		return storage.User{}, a.userError(err)
 	}
+	if !u.IsActive || !u.IsStaff {
+		a.endConsoleSessions(c, u.ID)
+	}
 	return u, nil
 }
 
@@ -247,6 +250,7 @@ func (a *api) setPasswordOf(c echo.Context, target storage.User, password string
 	if err := a.Users.SetPassword(c.Request().Context(), target.ID, password); err != nil {
 		return a.userError(err)
 	}
+	a.endConsoleSessions(c, target.ID)
 	a.record(c, "admin.user.password_set", storage.AuditEvent{UserID: target.ID, TargetType: "user",
 		TargetID: strconv.FormatInt(target.ID, 10), Detail: "password set by an admin; sessions ended"})
 	return nil
@@ -260,6 +264,7 @@ func (a *api) deleteUser(c echo.Context) error {
 	if err := a.Users.DeleteKeepingSuperuser(c.Request().Context(), target.ID); err != nil {
 		return a.userError(err)
 	}
+	a.endConsoleSessions(c, target.ID)
 	a.record(c, "admin.user.deleted", storage.AuditEvent{TargetType: "user", TargetID: strconv.FormatInt(target.ID, 10),
 		Detail: "deleted " + target.Email + " and its sessions"})
 	return c.NoContent(http.StatusNoContent)

@@ -38,6 +38,9 @@ type Config struct {
 	Sessions     Sessions     `mapstructure:"sessions"`
 	Registration Registration `mapstructure:"registration"`
 	Audit        Audit        `mapstructure:"audit"`
+
+	// Issue 13's block (admin.go).
+	Admin Admin `mapstructure:"admin"`
 }
 
 // HTTP is the listener and the API surface.
@@ -237,6 +240,7 @@ func Default() Config {
 			AccountBlock:            time.Minute,
 		},
 		OAuth2: defaultOAuth2(),
+		Admin:  defaultAdmin(),
 		CORS: CORS{
 			AllowedOrigins: []string{},
 			MaxAge:         10 * time.Minute,

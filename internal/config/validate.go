@@ -227,6 +227,7 @@ func (c Config) Validate() error {
 	}
 
 	c.OAuth2.validate(bad)
+	c.Admin.validate(bad)
 	p = append(p, c.CORS.problems()...)
 	c.validateHardening(bad)
 

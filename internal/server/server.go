@@ -189,7 +189,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
 	})
 	oauth2.Mount(e, oauth)
-	admin.Mount(e, s.adminOptions())
+	admin.Mount(e, s.adminOptions(proxies))
 	s.handler = e
 	return s, nil
 }

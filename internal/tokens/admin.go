@@ -24,3 +24,15 @@ func (s *Service) EndSession(ctx context.Context, sid string, c Client) (int64, 
 	}
 	return f.UserID, nil
 }
+
+// SessionOwner returns the user of a session, or ErrNoSession.
+func (s *Service) SessionOwner(ctx context.Context, sid string) (int64, error) {
+	f, err := s.families.GetFamily(ctx, sid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, ErrNoSession
+	}
+	if err != nil {
+		return 0, fmt.Errorf("session owner: %w", err)
+	}
+	return f.UserID, nil
+}
