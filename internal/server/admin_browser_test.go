@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/idp/idp/internal/storage/storagetest"
+)
+
+// browser starts a headless Chromium (Debian's chromium, installed by the
+// Makefile's e2e-deps) with a fresh profile; the test skips without one.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("no chromium on PATH (make e2e-deps installs it)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// TestAdminConsoleInBrowser drives the console in a real browser: a
+// non-staff user is refused; staff log in, search, open a user, end a
+// session, reset the password, deactivate them (who then gets no tokens)
+// and read the audit entries of all of it.
+func TestAdminConsoleInBrowser(t *testing.T) {
+	a := newAdminEnv(t, storagetest.SQLite(t))
+	ctx := browser(t)
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(what string, sel chromedp.CSS) string {
+		t.Helper()
+		do(what, chromedp.WaitVisible(sel))
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return s
+	}
+	login := func(email, password string) {
+		t.Helper()
+		do("login as "+email,
+			chromedp.Navigate(a.url+"/admin/login"),
+			chromedp.WaitVisible(chromedp.ID("email")),
+			chromedp.SendKeys(chromedp.ID("email"), email),
+			chromedp.SendKeys(chromedp.ID("password"), password),
+			chromedp.Click(chromedp.CSS(`form[action="/admin/login"] button`)))
+	}
+	login("bob@example.com", adminPassword)
+	if s := text("non-staff refused", "p.error"); !strings.Contains(s, "Wrong email or password") {
+		t.Fatalf("non-staff login says %q", s)
+	}
+
+	login("staff@example.com", adminPassword)
+	do("search",
+		chromedp.WaitVisible(chromedp.CSS(`form[role="search"]`)),
+		chromedp.SendKeys(chromedp.ID("q"), "bo"),
+		chromedp.Click(chromedp.CSS(`form[role="search"] button`)),
+		chromedp.WaitVisible(chromedp.Search(`//a[text()="bob@example.com"]`)))
+	if s := text("results", "tbody"); strings.Contains(s, "root@example.com") {
+		t.Fatalf("search for bo lists root: %q", s)
+	}
+	do("open user", chromedp.Click(chromedp.Search(`//a[text()="bob@example.com"]`)), chromedp.WaitVisible(chromedp.ID("name")))
+
+	submit := func(what string, button chromedp.CSS) string {
+		t.Helper()
+		do(what, chromedp.Click(button))
+		return text(what, "p.status")
+	}
+	if s := submit("end session", `form[action^="/admin/sessions/"] button`); !strings.Contains(s, "Session ended") {
+		t.Fatalf("end session: %q", s)
+	}
+	newPW := "a brand new passphrase"
+	do("type password", chromedp.SendKeys(chromedp.ID("password"), newPW))
+	if s := submit("set password", `form[action$="/password"] button`); !strings.Contains(s, "Password set") {
+		t.Fatalf("set password: %q", s)
+	}
+	a.login("bob@example.com", newPW) // the new password works
+	do("untick active", chromedp.Click(chromedp.ID("is_active")))
+	if s := submit("deactivate", chromedp.CSS(fmt.Sprintf(`form[action="/admin/users/%d"] button`, a.bob.ID))); !strings.Contains(s, "Changes saved") {
+		t.Fatalf("deactivate: %q", s)
+	}
+	if r := a.post("/api/token/", `{"email":"bob@example.com","password":"`+newPW+`"}`); r.status != 401 {
+		t.Fatalf("deactivated user obtained tokens: %d %s", r.status, r.body)
+	}
+	do("audit", chromedp.Navigate(fmt.Sprintf("%s/admin/audit?user_id=%d", a.url, a.bob.ID)))
+	s := text("audit rows", "tbody")
+	for _, want := range []string{"user.updated", "is_active: true -> false", "admin.user.password_set", "admin.session.ended", "staff@example.com"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("audit page lacks %q:\n%s", want, s)
+		}
+	}
+}
