@@ -82,31 +82,29 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 	do("search",
 		chromedp.WaitVisible(chromedp.CSS(`form[role="search"]`)),
 		chromedp.SendKeys(chromedp.ID("q"), "bo"),
-		chromedp.Click(chromedp.CSS(`form[role="search"] button`)),
-		chromedp.WaitVisible(chromedp.Search(`//a[text()="bob@example.com"]`)))
-	if s := text("results", "tbody"); strings.Contains(s, "root@example.com") {
-		t.Fatalf("search for bo lists root: %q", s)
-	}
+		chromedp.Click(chromedp.CSS(`form[role="search"] button`)))
+	until(t, ctx, "search results", "tbody", func(s string) bool {
+		return strings.Contains(s, "bob@example.com") && !strings.Contains(s, "root@example.com")
+	})
 	do("open user", chromedp.Click(chromedp.Search(`//a[text()="bob@example.com"]`)), chromedp.WaitVisible(chromedp.ID("name")))
 
-	submit := func(what string, button chromedp.CSS) string {
+	// submit clicks a form's button and waits for the next page's status
+	// message: the form posts, the console redirects, the page says what
+	// happened. The old page may still be there for a moment (or be gone
+	// mid-query), so this polls for the message rather than for any
+	// status line.
+	submit := func(what string, button chromedp.CSS, want string) {
 		t.Helper()
 		do(what, chromedp.Click(button))
-		return text(what, "p.status")
+		until(t, ctx, what, "p.status", func(s string) bool { return strings.Contains(s, want) })
 	}
-	if s := submit("end session", `form[action^="/admin/sessions/"] button`); !strings.Contains(s, "Session ended") {
-		t.Fatalf("end session: %q", s)
-	}
+	submit("end session", `form[action^="/admin/sessions/"] button`, "Session ended")
 	newPW := "a brand new passphrase"
 	do("type password", chromedp.SendKeys(chromedp.ID("password"), newPW))
-	if s := submit("set password", `form[action$="/password"] button`); !strings.Contains(s, "Password set") {
-		t.Fatalf("set password: %q", s)
-	}
+	submit("set password", `form[action$="/password"] button`, "Password set")
 	a.login("bob@example.com", newPW) // the new password works
 	do("untick active", chromedp.Click(chromedp.ID("is_active")))
-	if s := submit("deactivate", chromedp.CSS(fmt.Sprintf(`form[action="/admin/users/%d"] button`, a.bob.ID))); !strings.Contains(s, "Changes saved") {
-		t.Fatalf("deactivate: %q", s)
-	}
+	submit("deactivate", chromedp.CSS(fmt.Sprintf(`form[action="/admin/users/%d"] button`, a.bob.ID)), "Changes saved")
 	if r := a.post("/api/token/", `{"email":"bob@example.com","password":"`+newPW+`"}`); r.status != 401 {
 		t.Fatalf("deactivated user obtained tokens: %d %s", r.status, r.body)
 	}
@@ -117,4 +115,22 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 			t.Errorf("audit page lacks %q:\n%s", want, s)
 		}
 	}
+}
+
+// until polls the text of sel until ok accepts it: after a click the old
+// page may still be shown for a moment, or be gone mid-query.
+func until(t *testing.T, ctx context.Context, what string, sel chromedp.CSS, ok func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		s, err := chromedp.Run(qctx, chromedp.Text(sel))
+		cancel()
+		if err == nil && ok(s) {
+			return
+		}
+		last = s
+	}
+	t.Fatalf("%s: %s reads %q", what, sel, last)
 }
