@@ -363,5 +363,6 @@ func BenchmarkDeleteDeadFamilies(b *testing.B) {
 
 // BenchmarkSearchUsers: the admin users page over 100,000 users.
 func BenchmarkSearchUsers(b *testing.B) {
-	storagetest.BenchSearchUsers(b, storagetest.Postgres(b))
+	s := storagetest.OpenPostgres(b, storagetest.PostgresURL(b))
+	storagetest.BenchSearchUsers(b, s, s.AnalyzeUsersForTest)
 }

@@ -149,5 +149,5 @@ func BenchmarkDeleteDeadFamilies(b *testing.B) {
 
 // BenchmarkSearchUsers: the admin users page over 100,000 users.
 func BenchmarkSearchUsers(b *testing.B) {
-	storagetest.BenchSearchUsers(b, storagetest.SQLite(b))
+	storagetest.BenchSearchUsers(b, storagetest.SQLite(b), nil)
 }

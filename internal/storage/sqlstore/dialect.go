@@ -18,6 +18,11 @@ type Dialect struct {
 	// Bytewise makes a text comparison compare bytes (so an index serves a
 	// prefix range): ` COLLATE "C"` on PostgreSQL, "" on SQLite (BINARY).
 	Bytewise string
+	// NameContains is the condition, with one placeholder for a LIKE
+	// pattern '%…%' of at least three characters and no wildcard inside,
+	// that an index serves: a trigram GIN index of lower(name) on
+	// PostgreSQL, an FTS5 trigram table on SQLite. Empty: lower(name) LIKE ?.
+	NameContains string
 	// Translate maps driver errors to storage.ErrConflict / ErrNotFound.
 	Translate func(error) error
 }

@@ -45,38 +45,81 @@ func PrefixEnd(p string) string {
 // likeEscaper makes % and _ (and the escape character) literal in LIKE.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// SearchUsers returns up to q.Limit users matching q, by id: one
-// statement. The email prefix is a byte-wise range on email_key (an index
-// serves it); the name match is a substring of lower(name).
+// searchWindow is how many users, in id order, a search first scans
+// before it turns to the indexes (see SearchUsers).
+const searchWindow = 2000
+
+// SearchUsers returns up to q.Limit users matching q, by id. Without q it
+// is one keyset scan of the primary key. With q — an email prefix (a
+// byte-wise range on email_key, which an index serves) or a name
+// substring (a trigram index, Dialect.NameContains) — no single plan is
+// good for both common and rare matches, and planners misjudge substring
+// selectivity; so it takes two steps, each one bounded statement:
+//  1. the next searchWindow users in id order, filtered: a common q fills
+//     the page here;
+//  2. if not, the matches after that window through the indexes (ORDER BY
+//     id + 0 keeps the planner off the primary-key walk): q is rare, so
+//     they are few.
 func (t *Tables) SearchUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
 	out := []storage.User{}
 	if q.Limit <= 0 {
 		return out, nil
 	}
-	where := []string{"id > ?"}
-	args := []any{q.AfterID}
+	var filter []string
+	var fargs []any
 	if q.IsActive != nil {
-		where, args = append(where, "is_active = ?"), append(args, *q.IsActive)
+		filter, fargs = append(filter, "is_active = ?"), append(fargs, *q.IsActive)
 	}
 	if q.IsStaff != nil {
-		where, args = append(where, "is_staff = ?"), append(args, *q.IsStaff)
+		filter, fargs = append(filter, "is_staff = ?"), append(fargs, *q.IsStaff)
 	}
-	if q.Q != "" {
-		if !ValidText(q.Q) {
-			return out, nil
-		}
-		key := storage.EmailKey(q.Q)
-		email := "email_key" + t.d.Bytewise + " >= ?"
-		args = append(args, key)
-		if end := PrefixEnd(key); end != "" {
-			email += " AND email_key" + t.d.Bytewise + " < ?"
-			args = append(args, end)
-		}
-		where = append(where, "(("+email+`) OR lower(name) LIKE ? ESCAPE '\')`)
-		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(q.Q))+"%")
+	if q.Q == "" {
+		return t.searchUsers(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(append([]string{"id > ?"}, filter...), " AND ")+
+			` ORDER BY id LIMIT ?`, append(append([]any{q.AfterID}, fargs...), q.Limit)...)
 	}
-	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id LIMIT ?`, append(args, q.Limit)...)
+	if !ValidText(q.Q) {
+		return out, nil
+	}
+	key := storage.EmailKey(q.Q)
+	match := "email_key" + t.d.Bytewise + " >= ?"
+	margs := []any{key}
+	if end := PrefixEnd(key); end != "" {
+		match += " AND email_key" + t.d.Bytewise + " < ?"
+		margs = append(margs, end)
+	}
+	name := `lower(name) LIKE ? ESCAPE '\'`
+	pattern := "%" + likeEscaper.Replace(strings.ToLower(q.Q)) + "%"
+	if t.d.NameContains != "" && utf8.RuneCountInString(q.Q) >= 3 && !strings.ContainsAny(q.Q, `%_\`) {
+		name, pattern = t.d.NameContains, "%"+strings.ToLower(q.Q)+"%"
+	}
+	match = "((" + match + ") OR " + name + ")"
+	margs = append(margs, pattern)
+	cond := strings.Join(append(filter, match), " AND ")
+	cargs := append(append([]any{}, fargs...), margs...)
+
+	// 1. the window, in id order.
+	out, err := t.searchUsers(ctx, `SELECT `+userColumns+` FROM (SELECT * FROM users WHERE id > ? ORDER BY id LIMIT ?) w
+		WHERE `+cond+` ORDER BY id LIMIT ?`, append(append([]any{q.AfterID, searchWindow}, cargs...), q.Limit)...)
+	if err != nil || len(out) == q.Limit {
+		return out, err
+	}
+	var end sql.NullInt64
+	if err := t.queryRow(ctx, `SELECT max(id) FROM (SELECT id FROM users WHERE id > ? ORDER BY id LIMIT ?) w`,
+		q.AfterID, searchWindow).Scan(&end); err != nil {
+		return nil, fmt.Errorf("search users: %w", t.scanErr(err))
+	}
+	if !end.Valid {
+		return out, nil
+	}
+	// 2. after the window, through the indexes.
+	more, err := t.searchUsers(ctx, `SELECT `+userColumns+` FROM users WHERE id > ? AND `+cond+` ORDER BY id + 0 LIMIT ?`,
+		append(append([]any{end.Int64}, cargs...), q.Limit-len(out))...)
+	return append(out, more...), err
+}
+
+func (t *Tables) searchUsers(ctx context.Context, query string, args ...any) ([]storage.User, error) {
+	out := []storage.User{}
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
