@@ -16,6 +16,23 @@ func mustSearch(t *testing.T, s storage.Store, q storage.UserQuery) []int64 {
 }
 
 var adminCases = []testCase{
+	{"admin/search-beyond-the-window", func(t *testing.T, s storage.Store) {
+		LoadUsers(t, s, 2600) // ids 1000…3599; the first scan window is 2000 users
+		for _, tc := range []struct {
+			name string
+			q    storage.UserQuery
+			want []int64
+		}{
+			{"all-after-window", storage.UserQuery{Q: "user0025", Limit: 3}, []int64{3500, 3501, 3502}},
+			{"both-steps", storage.UserQuery{Q: "staff 25", Limit: 5}, []int64{1250, 3500, 3510, 3520, 3530}},
+			{"both-steps-keyset", storage.UserQuery{Q: "staff 25", AfterID: 3510, Limit: 2}, []int64{3520, 3530}},
+			{"window-fills-page", storage.UserQuery{Q: "person", Limit: 2}, []int64{1001, 1002}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantEqual(t, "ids", mustSearch(t, s, tc.q), tc.want)
+			})
+		}
+	}},
 	{"admin/search-users", func(t *testing.T, s storage.Store) {
 		au := newUser("alice@example.com")
 		au.Name = "Alice"
