@@ -16,6 +16,7 @@ var dialect = sqlstore.Dialect{
 	Time:      ts,
 	ScanTime:  func(t *time.Time) sql.Scanner { return sqlTime{t} },
 	Bytewise:  ` COLLATE "C"`,
+	LockRows:  " FOR UPDATE",
 	Translate: translate,
 }
 

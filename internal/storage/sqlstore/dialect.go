@@ -23,6 +23,10 @@ type Dialect struct {
 	// that an index serves: a trigram GIN index of lower(name) on
 	// PostgreSQL, an FTS5 trigram table on SQLite. Empty: lower(name) LIKE ?.
 	NameContains string
+	// LockRows ends a SELECT that locks the rows it reads until the end of
+	// the transaction: " FOR UPDATE" (PostgreSQL); "" on SQLite, whose one
+	// writer holds the write lock from BEGIN IMMEDIATE.
+	LockRows string
 	// Translate maps driver errors to storage.ErrConflict / ErrNotFound.
 	Translate func(error) error
 }

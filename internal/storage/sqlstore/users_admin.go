@@ -172,43 +172,90 @@ func (t *Tables) UpdateUser(ctx context.Context, id int64, ch storage.UserChange
 		return storage.User{}, fmt.Errorf("update user: %w", ErrInvalidText)
 	}
 	active, super := nullBool(ch.IsActive), nullBool(ch.IsSuperuser)
-	row := t.w.QueryRowContext(ctx, t.d.rebind(`UPDATE users SET email = COALESCE(?, email),
-		email_key = COALESCE(?, email_key), name = COALESCE(?, name), is_active = COALESCE(?, is_active),
-		is_staff = COALESCE(?, is_staff), is_superuser = COALESCE(?, is_superuser)
-		WHERE id = ? AND `+keepsSuperuser+` RETURNING `+userColumns),
-		nullString(ch.Email), key, nullString(ch.Name), active, nullBool(ch.IsStaff), super,
-		id, active, super, id)
-	u, err := t.scanUser(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return storage.User{}, fmt.Errorf("update user %d: %w", id, t.whyUnchanged(ctx, id))
-	}
+	demotes := ch.IsActive != nil && !*ch.IsActive || ch.IsSuperuser != nil && !*ch.IsSuperuser
+	var u storage.User
+	err := t.keepingSuperuser(ctx, demotes, func(tx querier) error {
+		var err error
+		u, err = t.scanUser(tx.QueryRowContext(ctx, t.d.rebind(`UPDATE users SET email = COALESCE(?, email),
+			email_key = COALESCE(?, email_key), name = COALESCE(?, name), is_active = COALESCE(?, is_active),
+			is_staff = COALESCE(?, is_staff), is_superuser = COALESCE(?, is_superuser)
+			WHERE id = ? AND `+keepsSuperuser+` RETURNING `+userColumns),
+			nullString(ch.Email), key, nullString(ch.Name), active, nullBool(ch.IsStaff), super,
+			id, active, super, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return t.whyUnchanged(ctx, tx, id)
+		}
+		return t.d.Translate(err)
+	})
 	if err != nil {
-		return storage.User{}, fmt.Errorf("update user %d: %w", id, t.d.Translate(err))
+		return storage.User{}, fmt.Errorf("update user %d: %w", id, err)
 	}
 	return u, nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// keepingSuperuser runs fn, a conditional statement that may take away an
+// active superuser, so that two of them at once cannot both pass the
+// "another active superuser exists" condition (write skew): inside one
+// transaction that first locks the active superusers' rows (Dialect.LockRows;
+// SQLite's single writer serialises anyway). When demotes is false fn
+// runs on the pool.
+func (t *Tables) keepingSuperuser(ctx context.Context, demotes bool, fn func(querier) error) error {
+	if !demotes {
+		return fn(t.w)
+	}
+	tx, err := t.w.BeginTx(ctx, nil)
+	if err != nil {
+		return t.d.Translate(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM users WHERE is_active AND is_superuser ORDER BY id`+t.d.LockRows)
+	if err != nil {
+		return t.d.Translate(err)
+	}
+	for rows.Next() { // the rows are read only to be locked
+	}
+	if err := rows.Close(); err != nil {
+		return t.d.Translate(err)
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return t.d.Translate(tx.Commit())
 }
 
 // DeleteUserKeepingSuperuser deletes the user (its families by cascade)
 // unless it is the last active superuser.
 func (t *Tables) DeleteUserKeepingSuperuser(ctx context.Context, id int64) error {
 	no := false
-	res, err := t.exec(ctx, `DELETE FROM users WHERE id = ? AND `+keepsSuperuser, id, no, no, id)
+	err := t.keepingSuperuser(ctx, true, func(tx querier) error {
+		res, err := tx.ExecContext(ctx, t.d.rebind(`DELETE FROM users WHERE id = ? AND `+keepsSuperuser), id, no, no, id)
+		if err != nil {
+			return t.d.Translate(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return t.whyUnchanged(ctx, tx, id)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("delete user %d: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete user %d: %w", id, err)
-	} else if n == 0 {
-		return fmt.Errorf("delete user %d: %w", id, t.whyUnchanged(ctx, id))
 	}
 	return nil
 }
 
 // whyUnchanged tells, after a conditional statement touched nothing,
 // whether the user is missing or the superuser condition refused.
-func (t *Tables) whyUnchanged(ctx context.Context, id int64) error {
+func (t *Tables) whyUnchanged(ctx context.Context, q querier, id int64) error {
 	var one int
-	err := t.w.QueryRowContext(ctx, t.d.rebind(`SELECT 1 FROM users WHERE id = ?`), id).Scan(&one)
+	err := q.QueryRowContext(ctx, t.d.rebind(`SELECT 1 FROM users WHERE id = ?`), id).Scan(&one)
 	if err != nil {
 		return t.scanErr(err)
 	}

@@ -1,6 +1,8 @@
 package storagetest
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/idp/idp/internal/storage"
@@ -152,6 +154,61 @@ var adminCases = []testCase{
 					t.Fatalf("got %d events, want %d: %+v", len(got), tc.want, got)
 				}
 			})
+		}
+	}},
+}
+
+// adminConcurrencyCases: two admins demoting the only two superusers at
+// once leave exactly one.
+var adminConcurrencyCases = []testCase{
+	{"admin/concurrent-demotions-keep-a-superuser", func(t *testing.T, s storage.Store) {
+		for round := range 10 {
+			var ids [2]int64
+			for i := range ids {
+				u := newUser(fmt.Sprintf("su%d-%d@example.com", round, i))
+				u.IsStaff, u.IsSuperuser = true, true
+				c, err := s.CreateUser(ctxT(t), u)
+				wantErr(t, "CreateUser", err, nil)
+				ids[i] = c.ID
+			}
+			errs := make(chan error, 2)
+			start := make(chan struct{})
+			for i, id := range ids {
+				go func() {
+					<-start
+					if i == 0 {
+						_, err := s.UpdateUser(ctxT(t), id, storage.UserChange{IsSuperuser: ptr(false)})
+						errs <- err
+						return
+					}
+					errs <- s.DeleteUserKeepingSuperuser(ctxT(t), id)
+				}()
+			}
+			close(start)
+			var ok, refused int
+			for range 2 {
+				switch err := <-errs; {
+				case err == nil:
+					ok++
+				case errors.Is(err, storage.ErrLastSuperuser):
+					refused++
+				default:
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			if ok != 1 || refused != 1 {
+				t.Fatalf("round %d: %d succeeded, %d refused; want one each", round, ok, refused)
+			}
+			// make the survivor a plain user for the next round
+			us, err := s.SearchUsers(ctxT(t), storage.UserQuery{Limit: 10})
+			wantErr(t, "SearchUsers", err, nil)
+			for _, u := range us {
+				if u.IsSuperuser {
+					_, err := s.UpdateUser(ctxT(t), u.ID, storage.UserChange{IsActive: ptr(false)})
+					wantErr(t, "deactivate last superuser", err, storage.ErrLastSuperuser)
+					s.DeleteUser(ctxT(t), u.ID)
+				}
+			}
 		}
 	}},
 }
