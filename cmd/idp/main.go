@@ -95,6 +95,8 @@ came from). With no database.url, idp keeps its data in an embedded SQLite file;
 		a.keysCmd(),
 		a.tokensCmd(),
 		a.clientsCmd(),
+		a.sessionsCmd(),
+		a.auditCmd(),
 		a.configCmd(),
 		a.versionCmd(),
 		a.healthcheckCmd(),

@@ -22,7 +22,7 @@ import (
 
 func (a *app) usersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage user accounts"}
-	cmd.AddCommand(a.createUserCmd(false), a.createUserCmd(true), a.listUsersCmd(), a.importUsersCmd())
+	cmd.AddCommand(a.createUserCmd(false), a.createUserCmd(true), a.listUsersCmd(), a.importUsersCmd(), a.getUserCmd(), a.updateUserCmd())
 	cmd.AddCommand(a.userAdminCmds()...)
 	return cmd
 }
@@ -164,13 +164,17 @@ func flagsOf(u storage.User) string {
 }
 
 func (a *app) listUsersCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, active, staff bool
+	var query string
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List users",
+		Use:   "list [--query Q] [--active=BOOL] [--staff=BOOL]",
+		Short: "List users (--query: email prefix or name substring, case-insensitive)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if query != "" || cmd.Flags().Changed("active") || cmd.Flags().Changed("staff") {
+				return a.searchUsers(ctx, storage.UserQuery{Q: query, IsActive: optBool(cmd, "active", active), IsStaff: optBool(cmd, "staff", staff)}, asJSON)
+			}
 			us, closeStore, err := a.usersService(ctx)
 			if err != nil {
 				return err
@@ -208,6 +212,9 @@ func (a *app) listUsersCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().StringVarP(&query, "query", "q", "", "only users whose email starts with, or name contains, Q")
+	cmd.Flags().BoolVar(&active, "active", true, "only active (true) or inactive (false) users")
+	cmd.Flags().BoolVar(&staff, "staff", false, "only staff (true) or non-staff (false) users")
 	jsonFlag(cmd, &asJSON)
 	return cmd
 }

@@ -41,6 +41,9 @@ type Config struct {
 	Audit        Audit        `mapstructure:"audit"`
 	Metrics      Metrics      `mapstructure:"metrics"`
 	Debug        Debug        `mapstructure:"debug"`
+
+	// Issue 13's block (admin.go).
+	Admin Admin `mapstructure:"admin"`
 }
 
 // HTTP is the listener and the API surface.
@@ -259,6 +262,7 @@ func Default() Config {
 		},
 		OAuth2: defaultOAuth2(),
 		OIDC:   defaultOIDC(),
+		Admin:  defaultAdmin(),
 		CORS: CORS{
 			AllowedOrigins: []string{},
 			MaxAge:         10 * time.Minute,

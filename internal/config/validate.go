@@ -229,6 +229,7 @@ func (c Config) Validate() error {
 	c.OAuth2.validate(bad)
 	c.Debug.validate(bad)
 	c.OIDC.validate(bad)
+	c.Admin.validate(bad)
 	p = append(p, c.CORS.problems()...)
 	c.validateHardening(bad)
 	p = append(p, c.validateOperations()...)

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/idp/idp/internal/admin"
 	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/config"
@@ -218,6 +219,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	})
 	oauth2.Mount(api, oauth)
 	s.mountLogin(api, s.oidc)
+	admin.Mount(api, s.adminOptions(proxies))
 	if met != nil {
 		// Outermost: it sees routing, every middleware and the status the
 		// error handler renders.

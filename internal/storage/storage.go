@@ -29,6 +29,8 @@ type Store interface {
 	Audit
 	Clients
 	RevokedTokens
+	UserDirectory
+	AuditLog
 	BrowserSessions
 	Revocations
 	AuditRetention
@@ -289,6 +291,12 @@ type AuditEvent struct {
 	UserAgent string
 	// Detail is free text without secrets.
 	Detail string
+	// ActorID is the admin who made the change (0: the system or the user
+	// themselves).
+	ActorID int64
+	// TargetType and TargetID name what an admin change was made to
+	// ("user", "session", "key", "client"); empty for other events.
+	TargetType, TargetID string
 }
 
 // Audit stores audit events.

@@ -45,3 +45,10 @@ func MigrationCountForTest() int {
 	entries, _ := migrations.ReadDir("migrations")
 	return len(entries)
 }
+
+// AnalyzeUsersForTest refreshes the planner's statistics of users after a
+// bulk load (autovacuum would, a little later). Tests only.
+func (s *Store) AnalyzeUsersForTest(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, "ANALYZE users")
+	return err
+}

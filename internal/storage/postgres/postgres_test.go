@@ -360,3 +360,9 @@ func BenchmarkDeleteDeadFamilies(b *testing.B) {
 	s := storagetest.OpenPostgres(b, storagetest.PostgresURL(b))
 	storagetest.BenchDeleteDeadFamilies(b, s, s.BulkFamiliesForTest)
 }
+
+// BenchmarkSearchUsers: the admin users page over 100,000 users.
+func BenchmarkSearchUsers(b *testing.B) {
+	s := storagetest.OpenPostgres(b, storagetest.PostgresURL(b))
+	storagetest.BenchSearchUsers(b, s, s.AnalyzeUsersForTest)
+}

@@ -15,6 +15,8 @@ var dialect = sqlstore.Dialect{
 	Numbered:  true,
 	Time:      ts,
 	ScanTime:  func(t *time.Time) sql.Scanner { return sqlTime{t} },
+	Bytewise:  ` COLLATE "C"`,
+	LockRows:  " FOR UPDATE",
 	Translate: translate,
 }
 

@@ -146,3 +146,8 @@ func BenchmarkDeleteDeadFamilies(b *testing.B) {
 	s := storagetest.OpenSQLite(b, filepath.Join(b.TempDir(), "idp.db"))
 	storagetest.BenchDeleteDeadFamilies(b, s, s.BulkFamiliesForTest)
 }
+
+// BenchmarkSearchUsers: the admin users page over 100,000 users.
+func BenchmarkSearchUsers(b *testing.B) {
+	storagetest.BenchSearchUsers(b, storagetest.SQLite(b), nil)
+}

@@ -15,6 +15,18 @@ type Dialect struct {
 	Time func(time.Time) any
 	// ScanTime scans a time column into *t (NULL: the zero time), in UTC.
 	ScanTime func(t *time.Time) sql.Scanner
+	// Bytewise makes a text comparison compare bytes (so an index serves a
+	// prefix range): ` COLLATE "C"` on PostgreSQL, "" on SQLite (BINARY).
+	Bytewise string
+	// NameContains is the condition, with one placeholder for a LIKE
+	// pattern '%…%' of at least three characters and no wildcard inside,
+	// that an index serves: a trigram GIN index of lower(name) on
+	// PostgreSQL, an FTS5 trigram table on SQLite. Empty: lower(name) LIKE ?.
+	NameContains string
+	// LockRows ends a SELECT that locks the rows it reads until the end of
+	// the transaction: " FOR UPDATE" (PostgreSQL); "" on SQLite, whose one
+	// writer holds the write lock from BEGIN IMMEDIATE.
+	LockRows string
 	// Translate maps driver errors to storage.ErrConflict / ErrNotFound.
 	Translate func(error) error
 }

@@ -21,7 +21,7 @@ type testCase struct {
 // subtest on a fresh store from open, which must return it migrated and
 // close it at cleanup. Backends call it from their own tests.
 func Run(t *testing.T, open func(t *testing.T) storage.Store) {
-	groups := [][]testCase{storeCases, userCases, keyCases, familyCases, janitorCases, throttleCases, auditCases, revocationCases, textCases, concurrencyCases, userImportCases, clientCases, browserSessionCases, oidcCases}
+	groups := [][]testCase{storeCases, userCases, keyCases, familyCases, janitorCases, throttleCases, auditCases, revocationCases, textCases, concurrencyCases, userImportCases, clientCases, browserSessionCases, oidcCases, adminCases, adminConcurrencyCases}
 	for _, cases := range groups {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
