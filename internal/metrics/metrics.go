@@ -31,8 +31,9 @@ const (
 
 // Grants (idp_tokens_issued_total{grant}).
 const (
-	GrantPassword     = "password"
-	GrantRefreshToken = "refresh_token"
+	GrantPassword          = "password"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
 )
 
 // KeyClock reports the signing-key schedule of one algorithm's ring:
@@ -104,7 +105,7 @@ func New(opts Options) *Metrics {
 		}, []string{"route", "method"}),
 		tokensIssued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idp_tokens_issued_total",
-			Help: "Access tokens issued, by grant and signing algorithm (each comes with a refresh token).",
+			Help: "Access tokens issued, by grant and signing algorithm.",
 		}, []string{"grant", "alg"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idp_refreshes_total",

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/idp/idp/internal/clients"
 	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/storage/storagetest"
@@ -62,6 +64,10 @@ func TestMetrics(t *testing.T) {
 		}
 		e.do(http.MethodGet, "/wp-login.php?user=ann@example.com", "")
 		e.do(http.MethodGet, "/api/sessions/some-family-id", "")
+		_, secret := e.mustClient(clients.Spec{ID: "svc", Type: storage.ClientConfidential, GrantTypes: []string{"client_credentials"}})
+		if r := e.form("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", secret); r.status != http.StatusOK {
+			t.Fatalf("client_credentials: %d %s", r.status, r.body)
+		}
 		if r := e.do(http.MethodGet, "/metrics", ""); r.status != http.StatusNotFound {
 			t.Errorf("public port serves /metrics: %d", r.status)
 		}
@@ -77,6 +83,8 @@ func TestMetrics(t *testing.T) {
 			{`idp_http_request_duration_seconds_count{method="POST",route="/api/token/refresh/"}`, "3"},
 			{`idp_tokens_issued_total{alg="RS256",grant="password"}`, "1"},
 			{`idp_tokens_issued_total{alg="RS256",grant="refresh_token"}`, "1"},
+			{`idp_tokens_issued_total{alg="RS256",grant="client_credentials"}`, "1"},
+			{`idp_http_requests_total{method="POST",route="/oauth2/token",status="200"}`, "1"},
 			{`idp_refreshes_total{outcome="success"}`, "1"},
 			{`idp_refreshes_total{outcome="blacklisted"}`, "1"},
 			{`idp_refreshes_total{outcome="invalid"}`, "1"},

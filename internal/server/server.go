@@ -197,6 +197,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.oidc = s.newOIDC(proxies)
 	oauth := s.oauth2Options()
 	oauth.OIDC, oauth.Now = s.oauth2OIDC(s.oidc), now
+	if met != nil {
+		oauth.Tokens = meteredGrants{Tokens: oauth.Tokens, m: met, accessAlg: cfg.Keys.AccessAlgorithm}
+		if oauth.Passwords != nil {
+			oauth.Passwords = meteredLogin{next: oauth.Passwords, m: met}
+		}
+	}
 	api := httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           apiTokens,
