@@ -24,6 +24,7 @@ func (a *app) usersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage user accounts"}
 	cmd.AddCommand(a.createUserCmd(false), a.createUserCmd(true), a.listUsersCmd(), a.importUsersCmd(), a.getUserCmd(), a.updateUserCmd())
 	cmd.AddCommand(a.userAdminCmds()...)
+	cmd.AddCommand(a.consentCmds()...)
 	return cmd
 }
 

@@ -36,6 +36,8 @@ type Options struct {
 	Signer  *signer.Signer
 	Clients *clients.Registry
 	Audit   AuditStore
+	// Consents is the OpenID Connect core's consent store (authorize.Service).
+	Consents Consents
 	// Sessions is the console's browser-session manager and Login the
 	// shared password login; without Sessions the console is not mounted.
 	Sessions *websession.Manager
@@ -71,6 +73,7 @@ func Mount(e *echo.Echo, opts Options) {
 	a.mountKeys(g, su)
 	a.mountAudit(g, su)
 	a.mountClients(g, su)
+	a.mountConsents(g, su)
 	g.Any("/*", a.h(func(echo.Context) error { return errNotFound() }))
 	if a.Sessions != nil && a.Login != nil {
 		a.mountConsole(e)

@@ -51,17 +51,18 @@ type view struct {
 
 // statusMessages are the fixed texts a redirect's ?status= may name.
 var statusMessages = map[string]string{
-	"saved":          "Changes saved.",
-	"password":       "Password set; the user's sessions were ended.",
-	"session-ended":  "Session ended.",
-	"sessions-ended": "All the user's sessions were ended.",
-	"rotated":        "Key rotated.",
-	"revoked":        "Key revoked.",
-	"client-saved":   "Client saved.",
-	"enabled":        "Client enabled.",
-	"disabled":       "Client disabled.",
-	"deleted":        "User deleted.",
-	"logged-out":     "You are logged out.",
+	"saved":             "Changes saved.",
+	"password":          "Password set; the user's sessions were ended.",
+	"session-ended":     "Session ended.",
+	"sessions-ended":    "All the user's sessions were ended.",
+	"consent-withdrawn": "Consent withdrawn; the sessions the client got under it were ended.",
+	"rotated":           "Key rotated.",
+	"revoked":           "Key revoked.",
+	"client-saved":      "Client saved.",
+	"enabled":           "Client enabled.",
+	"disabled":          "Client disabled.",
+	"deleted":           "User deleted.",
+	"logged-out":        "You are logged out.",
 }
 
 const sessionKey = "admin.session"

@@ -17,6 +17,7 @@ func (a *api) mountConsoleUsers(g *echo.Group, auth, su echo.MiddlewareFunc) {
 	g.POST("/users/:id/sessions/end", a.page(a.endAllConsole), auth)
 	g.POST("/users/:id/delete", a.page(a.deleteUserConsole), auth, su)
 	g.POST("/sessions/:sid/end", a.page(a.endSessionConsole), auth)
+	g.POST("/users/:id/consents/:client_id/withdraw", a.page(a.withdrawConsentConsole), auth)
 }
 
 func (a *api) usersConsole(c echo.Context) error {
@@ -44,7 +45,11 @@ func (a *api) renderUser(c echo.Context, status int, errMsg string) error {
 	if err != nil {
 		return err
 	}
-	return a.render(c, status, "user", u.Email, map[string]any{"User": userOf(u), "Sessions": ss}, errMsg)
+	cs, err := a.consentsOf(c, u)
+	if err != nil {
+		return err
+	}
+	return a.render(c, status, "user", u.Email, map[string]any{"User": userOf(u), "Sessions": ss, "Consents": cs}, errMsg)
 }
 
 // formError re-renders the user page with the error, keeping its status.
@@ -117,4 +122,15 @@ func (a *api) deleteUserConsole(c echo.Context) error {
 	a.endConsoleSessions(c, target.ID)
 	a.record(c, "admin.user.deleted", auditUser(target.ID, "deleted "+target.Email+" and its sessions"))
 	return c.Redirect(http.StatusSeeOther, "/admin/users?status=deleted")
+}
+
+func (a *api) withdrawConsentConsole(c echo.Context) error {
+	target, err := a.target(c)
+	if err != nil {
+		return err
+	}
+	if err := a.withdraw(c, target, c.Param("client_id")); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/users/%d?status=consent-withdrawn", target.ID))
 }

@@ -1,7 +1,9 @@
 // Package admin is the staff administration surface under /admin/api/: a
-// JSON API for users, their sessions, signing keys, OAuth 2.0 clients and
-// the audit trail, over the same core calls as the CLI (users, tokens,
-// signer, clients; never HTTP calls to itself). One file per domain.
+// JSON API for users, their sessions and OpenID Connect consents, signing
+// keys, OAuth 2.0 clients and the audit trail, over the same core calls as
+// the CLI (users, tokens, signer, clients, and authorize through the
+// narrow Consents interface; never HTTP calls to itself). One file per
+// domain.
 //
 // Authorization is middleware, per route: every request's bearer access
 // token is verified and its user row read again, so a deactivated or

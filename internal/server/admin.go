@@ -13,11 +13,12 @@ import (
 // idp_admin on Path /admin, SameSite=Strict.
 func (s *Server) adminOptions(proxies []netip.Prefix) admin.Options {
 	return admin.Options{
-		Users:   s.Users,
-		Tokens:  s.Tokens,
-		Signer:  s.Signer,
-		Clients: s.Clients,
-		Audit:   s.store,
+		Users:    s.Users,
+		Tokens:   s.Tokens,
+		Signer:   s.Signer,
+		Clients:  s.Clients,
+		Audit:    s.store,
+		Consents: s.oidc.flow,
 		Sessions: websession.New(s.store, websession.Options{
 			CookieName:  "idp_admin",
 			Path:        "/admin",
