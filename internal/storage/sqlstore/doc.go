@@ -9,7 +9,11 @@
 // 00010 and 00011 of each backend); browser_sessions,
 // authorization_requests, authorization_codes, consents and grant_links
 // (00025–00029, OpenID Connect). The older tables (users, keys,
-// families, throttles, audit) still have their statements in each backend.
+// families, throttles) still have most of their statements in each backend.
+// Also here: the audit trail (RecordAudit, ListAudit, SearchAudit and its
+// retention), the revoked-session feed of the session check, and the email
+// re-keying, whose statements differ between the stores in nothing but
+// placeholders and time encoding.
 // The user import's staging SQL (userimport_sql.go) is shared too: each
 // backend only loads the staging table its own way (COPY on PostgreSQL,
 // a prepared INSERT on SQLite) and runs these statements in its transaction.
