@@ -10,15 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/server"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/users"
 )
-
-func usersOver(a *app, cfg config.Config, store storage.Store) (*users.Service, error) {
-	return server.NewUsers(cfg, store, time.Now, a.logger(cfg))
-}
 
 // CLI parity with the admin API: users get|update|search, sessions
 // list|revoke, audit list. They talk to the database directly.
@@ -161,15 +156,11 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, store, _, err := a.openStore(ctx)
+			cfg, store, us, err := a.openUsers(ctx)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			us, err := usersOver(a, cfg, store)
-			if err != nil {
-				return err
-			}
 			u, err := userByArg(ctx, us, args[0])
 			if err != nil {
 				return err
@@ -221,7 +212,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			defer store.Close()
 			now := time.Now().UTC()
 			if all {
-				us, err := usersOver(a, cfg, store)
+				us, err := server.NewUsers(cfg, store, time.Now, a.logger(cfg))
 				if err != nil {
 					return err
 				}

@@ -32,15 +32,11 @@ func (a *app) consentCmds() []*cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, store, _, err := a.openStore(ctx)
+			_, store, us, err := a.openUsers(ctx)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			us, err := usersOver(a, cfg, store)
-			if err != nil {
-				return err
-			}
 			u, err := userByArg(ctx, us, args[0])
 			if err != nil {
 				return err
@@ -75,15 +71,11 @@ func (a *app) consentCmds() []*cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, store, _, err := a.openStore(ctx)
+			_, store, us, err := a.openUsers(ctx)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			us, err := usersOver(a, cfg, store)
-			if err != nil {
-				return err
-			}
 			u, err := userByArg(ctx, us, args[0])
 			if err != nil {
 				return err

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/idp/idp/internal/config"
 	"github.com/idp/idp/internal/server"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/users"
@@ -246,16 +247,27 @@ func rowOf(u storage.User) userRow {
 // usersService opens the store and the accounts service over it; call
 // the returned func to close the store.
 func (a *app) usersService(ctx context.Context) (*users.Service, func() error, error) {
-	cfg, store, log, err := a.openStore(ctx)
+	_, store, us, err := a.openUsers(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	return us, store.Close, nil
+}
+
+// openUsers opens the existing store and the accounts service over it, for
+// commands that also need the store or the configuration; the caller
+// closes the store.
+func (a *app) openUsers(ctx context.Context) (config.Config, storage.Store, *users.Service, error) {
+	cfg, store, log, err := a.openStore(ctx)
+	if err != nil {
+		return cfg, nil, nil, err
 	}
 	us, err := server.NewUsers(cfg, store, time.Now, log)
 	if err != nil {
 		store.Close()
-		return nil, nil, err
+		return cfg, nil, nil, err
 	}
-	return us, store.Close, nil
+	return cfg, store, us, nil
 }
 
 // userByArg finds the user an argument names: a numeric id or an email.
