@@ -113,6 +113,10 @@ type Keys struct {
 	// type verifies only with keys of its own ring.
 	RefreshAlgorithm string `mapstructure:"refresh_algorithm"`
 	RSABits          int    `mapstructure:"rsa_bits"`
+	// RSAImplementation makes RS256 signatures: "auto" (OpenSSL 3's
+	// libcrypto.so.3 when it loads, else Go's crypto/rsa), "go" or
+	// "openssl" (refuse to start without it).
+	RSAImplementation string `mapstructure:"rsa_implementation"`
 	// RotationPeriod is how long a key signs before the next one takes over.
 	RotationPeriod time.Duration `mapstructure:"rotation_period"`
 	// PrePublish is the least time a next key is in the JWKS before it may
@@ -232,13 +236,14 @@ func Default() Config {
 			FlushBatch:       5000,
 		},
 		Keys: Keys{
-			AccessAlgorithm:  "RS256",
-			RefreshAlgorithm: "EdDSA",
-			RSABits:          2048,
-			RotationPeriod:   30 * 24 * time.Hour,
-			PrePublish:       time.Hour,
-			CheckInterval:    30 * time.Second,
-			EncryptionKeys:   []string{},
+			AccessAlgorithm:   "RS256",
+			RefreshAlgorithm:  "EdDSA",
+			RSABits:           2048,
+			RSAImplementation: "auto",
+			RotationPeriod:    30 * 24 * time.Hour,
+			PrePublish:        time.Hour,
+			CheckInterval:     30 * time.Second,
+			EncryptionKeys:    []string{},
 
 			EncryptionKeysFile: "",
 			KEKFile:            "keys/kek",

@@ -165,6 +165,7 @@ func TestValidate(t *testing.T) {
 			c.JWKS.MaxAge, c.Keys.CheckInterval, c.Keys.PrePublish, c.Keys.RotationPeriod = time.Second, 100*time.Millisecond, 3*time.Second, 5*time.Second
 		}, nil},
 		{"bad-rsa", func(c *Config) { c.Keys.RSABits = 1024 }, []string{`keys.rsa_bits: "1024"`}},
+		{"bad-rsa-implementation", func(c *Config) { c.Keys.RSAImplementation = "boring" }, []string{`keys.rsa_implementation: "boring"`}},
 		{"weak-argon", func(c *Config) { c.Passwords.Argon2.MemoryKiB = 1024 }, []string{`passwords.argon2.memory_kib: "1024"`}},
 		{"reserved-claim", func(c *Config) { c.Tokens.UserIDClaim = "sub" }, []string{`tokens.user_id_claim: "sub"`}},
 		{"bad-kek-hidden", func(c *Config) { c.Keys.EncryptionKeys = []string{"c2VjcmV0"} }, []string{"keys.encryption_keys[0]: (value hidden): must decode to 32 bytes"}},

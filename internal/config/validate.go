@@ -155,6 +155,11 @@ func (c Config) Validate() error {
 	default:
 		bad("keys.rsa_bits", c.Keys.RSABits, "must be 2048, 3072 or 4096")
 	}
+	switch c.Keys.RSAImplementation {
+	case "auto", "go", "openssl":
+	default:
+		bad("keys.rsa_implementation", c.Keys.RSAImplementation, "must be auto, go or openssl")
+	}
 	for i, k := range c.Keys.EncryptionKeys {
 		if _, err := DecodeKEK(k); err != nil {
 			p = append(p, fmt.Sprintf("keys.encryption_keys[%d]: (value hidden): %v", i, err))

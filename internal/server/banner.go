@@ -67,6 +67,7 @@ func (s *Server) Announce(w io.Writer, st Startup) {
 			slog.String("discovery", issuer+"/.well-known/openid-configuration"),
 			slog.String("jwks", issuer+"/.well-known/jwks.json"),
 			slog.String("store", store), slog.Bool("development_kek", st.DevKEK != ""),
+			slog.String("rs256", s.rsaImpl),
 			slog.Any("created", st.Created))
 		return
 	}
@@ -85,6 +86,7 @@ func (s *Server) Announce(w io.Writer, st Startup) {
 	row("api", issuer+cfg.HTTP.APIPrefix+"/", "")
 	row("store", store, "")
 	row("kek", kek, "")
+	row("rs256", s.rsaImpl, "keys.rsa_implementation")
 	if len(st.Created) > 0 {
 		row("created", strings.Join(st.Created, ", "), "first run")
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/idp/idp/internal/httpapi"
 	"github.com/idp/idp/internal/metrics"
 	"github.com/idp/idp/internal/oauth2"
+	"github.com/idp/idp/internal/opensslrsa"
 	"github.com/idp/idp/internal/signer"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/throttle"
@@ -72,6 +73,8 @@ type Server struct {
 	metrics   *metrics.Metrics
 	metricsLn net.Listener
 	oidc      oidcParts
+	// rsaImpl names what makes RS256 signatures, for the start-up banner.
+	rsaImpl string
 }
 
 // New builds every service over an open, migrated store. It generates the
@@ -117,6 +120,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if met != nil {
 		audit = met.Audit(opts.Store)
 		observeHashWait = met.HashWaited
+	}
+	rsaImpl, err := configureRSA(cfg.Keys.RSAImplementation)
+	if err != nil {
+		return nil, err
 	}
 	sig, err := signer.New(ctx, signer.Options{
 		Store:    opts.Store,
@@ -185,7 +192,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: opts.Store, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login,
+	s := &Server{cfg: cfg, store: opts.Store, rsaImpl: rsaImpl, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login,
 		Clients: registry, revoked: revoked, now: now, metrics: met, metricsLn: opts.MetricsListener}
 	var apiTokens httpapi.Tokens = ts
 	var apiLogin httpapi.Login = login
@@ -561,4 +568,14 @@ func every(ctx context.Context, interval time.Duration, fn func()) {
 			fn()
 		}
 	}
+}
+
+// configureRSA chooses the process's RS256 implementation
+// (keys.rsa_implementation) before any key is loaded, and names it.
+func configureRSA(setting string) (string, error) {
+	mode, err := opensslrsa.ParseMode(setting)
+	if err != nil {
+		return "", err
+	}
+	return opensslrsa.Configure(mode)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/idp/idp/internal/opensslrsa"
 	"github.com/idp/idp/internal/storage"
 )
 
@@ -59,7 +60,8 @@ type Key struct {
 	// Public is the public key as a JWK (kid, alg, use "sig").
 	Public jwk.Key
 
-	signer    crypto.Signer    // raw private key (precomputed); nil if unavailable
+	signer    crypto.Signer    // private key ready to sign (see Signer); nil if unavailable
+	raw       crypto.Signer    // the private key itself (what is sealed); nil if unavailable
 	publicKey crypto.PublicKey // raw public key
 	publicDoc []byte           // compact public JWK JSON, as published
 }
@@ -78,8 +80,9 @@ func (k *Key) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("kid", k.KID), slog.String("alg", string(k.Alg)), slog.String("state", string(k.State)))
 }
 
-// Signer returns the raw private key (*rsa.PrivateKey, ed25519.PrivateKey
-// or *ecdsa.PrivateKey), or nil for a verification-only key. Signing with it
+// Signer returns the private key ready to sign (*rsa.PrivateKey or its
+// OpenSSL-backed twin from opensslrsa, ed25519.PrivateKey or
+// *ecdsa.PrivateKey), or nil for a verification-only key. Signing with it
 // avoids converting the JWK on every token.
 func (k *Key) Signer() crypto.Signer { return k.signer }
 
@@ -190,7 +193,13 @@ func (k *Key) attachPrivate(priv crypto.Signer) error {
 		return fmt.Errorf("set JWK alg: %w", err)
 	}
 	k.Private = privJWK
-	k.signer = signer
+	k.signer, k.raw = signer, signer
+	if rk, ok := signer.(*rsa.PrivateKey); ok {
+		// RS256 through OpenSSL when the process enabled it (opensslrsa).
+		if k.signer, err = opensslrsa.Wrap(rk); err != nil {
+			return fmt.Errorf("signing key %s: %w", k.KID, err)
+		}
+	}
 	return nil
 }
 

@@ -285,7 +285,7 @@ func (l *Lifecycle) newRow(alg string, now time.Time) (storage.SigningKey, error
 func sealedRow(kek []byte, k *Key, now time.Time) (storage.SigningKey, error) {
 	row := storage.SigningKey{KID: k.KID, Alg: string(k.Alg), PublicJWK: k.publicDoc, CreatedAt: now}
 	if k.signer != nil {
-		blob, err := seal(kek, k.KID, string(k.Alg), k.signer)
+		blob, err := seal(kek, k.KID, string(k.Alg), k.raw)
 		if err != nil {
 			return storage.SigningKey{}, err
 		}

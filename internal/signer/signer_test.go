@@ -3,6 +3,9 @@ package signer
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -23,6 +26,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/idp/idp/internal/opensslrsa"
 	"github.com/idp/idp/internal/storage"
 	"github.com/idp/idp/internal/storage/storagetest"
 )
@@ -69,7 +73,7 @@ func fixtureKey(t testing.TB, name, alg string) *Key {
 // row seals k under kek into a storage row.
 func row(t testing.TB, kek []byte, k *Key, state storage.KeyState, created time.Time) storage.SigningKey {
 	t.Helper()
-	blob, err := seal(kek, k.KID, string(k.Alg), k.signer)
+	blob, err := seal(kek, k.KID, string(k.Alg), k.raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,11 +338,11 @@ func TestSealRoundTrip(t *testing.T) {
 	for _, tt := range []struct{ file, alg string }{{"rsa2048.pem", RS256}, {"ed25519.pem", EdDSA}} {
 		t.Run(tt.alg, func(t *testing.T) {
 			k := fixtureKey(t, tt.file, tt.alg)
-			blob, err := seal(kekA, k.KID, tt.alg, k.signer)
+			blob, err := seal(kekA, k.KID, tt.alg, k.raw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, _ := seal(kekA, k.KID, tt.alg, k.signer)
+			again, _ := seal(kekA, k.KID, tt.alg, k.raw)
 			if bytes.Equal(blob, again) {
 				t.Error("two seals gave the same bytes: nonce not random")
 			}
@@ -724,7 +728,7 @@ func BenchmarkVerificationKey(b *testing.B) {
 
 func BenchmarkUnseal(b *testing.B) {
 	k := fixtureKey(b, "rsa2048.pem", RS256)
-	blob, err := seal(kekA, k.KID, RS256, k.signer)
+	blob, err := seal(kekA, k.KID, RS256, k.raw)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -745,5 +749,29 @@ func TestKeyNeverPrintsMaterial(t *testing.T) {
 			strings.Contains(out, "Primes") || strings.Contains(out, "D:") {
 			t.Errorf("printed key: %s", out)
 		}
+	}
+}
+
+// TestRS256UsesOpenSSLWhenEnabled: with OpenSSL on, RS256 keys sign
+// through it (opensslrsa) and the tokens still verify with the Go key.
+func TestRS256UsesOpenSSLWhenEnabled(t *testing.T) {
+	k, err := GenerateKey(RS256, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, goKey := k.Signer().(*rsa.PrivateKey)
+	if opensslrsa.Enabled() == goKey {
+		t.Fatalf("OpenSSL enabled = %v, but the key signs with %T", opensslrsa.Enabled(), k.Signer())
+	}
+	if k.raw.(*rsa.PrivateKey) == nil {
+		t.Fatal("the raw key is not kept for sealing")
+	}
+	d := sha256.Sum256([]byte("x"))
+	sig, err := k.Signer().Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rsa.VerifyPKCS1v15(k.PublicKey().(*rsa.PublicKey), crypto.SHA256, d[:], sig); err != nil {
+		t.Fatal(err)
 	}
 }
