@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -105,6 +106,9 @@ type Options struct {
 	Discovery map[string]any
 	// CORS lets browser apps on other origins call idp; zero: none may.
 	CORS CORS
+	// Outer wraps everything, the JWKS fast path included (metrics:
+	// they must see every request); nil: nothing.
+	Outer echo.MiddlewareFunc
 }
 
 type api struct {
@@ -119,6 +123,10 @@ type api struct {
 	jwksMaxAge string
 	discovery  []byte
 	log        *slog.Logger
+	// jwksAnswer is the JWKS response fastJWKS serves, rendered once per
+	// key set.
+	jwksAnswer atomic.Pointer[jwksAnswer]
+	jwksServed jwksTally
 }
 
 // New builds the HTTP handler.
@@ -155,7 +163,10 @@ func New(opts Options) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
-	e.Pre(unknownMethods)
+	if opts.Outer != nil {
+		e.Pre(opts.Outer)
+	}
+	e.Pre(unknownMethods, a.fastJWKS)
 	e.Use(
 		closeChunked,
 		requestID,

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 )
@@ -25,14 +26,37 @@ func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		id := req.Header.Get(headerRequestID)
 		if !wellFormedID(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = newRequestID()
 		}
 		c.Response().Header().Set(headerRequestID, id)
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestIDKey{}, id)))
 		return next(c)
 	}
+}
+
+// Request ids need to be unique, not secret: a random per-process prefix
+// and a counter (24 hex digits, as before), without a getrandom call per
+// request.
+var (
+	requestIDPrefix = func() [6]byte {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		return b
+	}()
+	requestIDCounter atomic.Uint64
+)
+
+// newRequestID is the next request id: the process prefix and the
+// counter's low 48 bits, in hex.
+func newRequestID() string {
+	var b [12]byte
+	copy(b[:6], requestIDPrefix[:])
+	n := requestIDCounter.Add(1)
+	for i := 11; i >= 6; i-- {
+		b[i] = byte(n)
+		n >>= 8
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func wellFormedID(id string) bool {

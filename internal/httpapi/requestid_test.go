@@ -206,3 +206,14 @@ func TestIPExtractor(t *testing.T) {
 		}
 	})
 }
+
+func TestNewRequestIDsAreDistinctAndWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newRequestID()
+		if len(id) != 24 || !wellFormedID(id) || seen[id] {
+			t.Fatalf("request id %q: malformed or repeated", id)
+		}
+		seen[id] = true
+	}
+}

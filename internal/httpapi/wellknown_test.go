@@ -9,6 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,3 +227,75 @@ func TestHealthAndReadiness(t *testing.T) {
 		})
 	}
 }
+
+// TestJWKSFastPathMatchesRoutedAnswer: the fast path (plain GET/HEAD)
+// answers exactly what the routed handler does; a request it leaves alone
+// (here one with Origin) takes the routed path.
+func TestJWKSFastPathMatchesRoutedAnswer(t *testing.T) {
+	srv := httptest.NewServer(newFixture(t).e)
+	defer srv.Close()
+	fetch := func(method string, h ...string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+"/.well-known/jwks.json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(h); i += 2 {
+			req.Header.Set(h[i], h[i+1])
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	for _, tc := range []struct {
+		method string
+		h      []string
+	}{
+		{"GET", nil},
+		{"HEAD", nil},
+		{"GET", []string{"If-None-Match", testJWKS.ETag}},
+		{"GET", []string{"X-Request-Id", "given-id"}},
+	} {
+		fast, fastBody := fetch(tc.method, tc.h...)
+		routed, routedBody := fetch(tc.method, append([]string{"Origin", "https://elsewhere.example"}, tc.h...)...)
+		if fast.StatusCode != routed.StatusCode || fastBody != routedBody {
+			t.Errorf("%s %v: fast %d %q, routed %d %q", tc.method, tc.h, fast.StatusCode, fastBody, routed.StatusCode, routedBody)
+		}
+		for _, h := range []http.Header{fast.Header, routed.Header} {
+			if len(h.Values("X-Request-Id")) != 1 {
+				t.Errorf("%s %v: X-Request-Id %q", tc.method, tc.h, h.Values("X-Request-Id"))
+			}
+			h.Del("Date")
+		}
+		if len(tc.h) == 0 || tc.h[0] != "X-Request-Id" {
+			fast.Header.Del("X-Request-Id")
+			routed.Header.Del("X-Request-Id")
+		}
+		if !reflect.DeepEqual(fast.Header, routed.Header) {
+			t.Errorf("%s %v: headers differ:\nfast   %v\nrouted %v", tc.method, tc.h, fast.Header, routed.Header)
+		}
+	}
+}
+
+// TestJWKSFastPathFollowsKeyChanges: a new key set is served at once.
+func TestJWKSFastPathFollowsKeyChanges(t *testing.T) {
+	keys := &switchKeys{}
+	keys.doc.Store(&signer.JWKS{Body: []byte(`{"keys":[1]}`), ETag: `"one"`})
+	f := newFixture(t, func(o *Options) { o.Keys = keys })
+	if r := f.do(t, req{method: "GET", path: "/.well-known/jwks.json"}); r.header.Get("ETag") != `"one"` {
+		t.Fatalf("ETag %q", r.header.Get("ETag"))
+	}
+	keys.doc.Store(&signer.JWKS{Body: []byte(`{"keys":[2]}`), ETag: `"two"`})
+	r := f.do(t, req{method: "GET", path: "/.well-known/jwks.json", headers: []string{`If-None-Match: "one"`}})
+	if r.status != 200 || r.header.Get("ETag") != `"two"` || !strings.Contains(r.body, `[2]`) {
+		t.Fatalf("after the change: %d ETag %q body %q", r.status, r.header.Get("ETag"), r.body)
+	}
+}
+
+type switchKeys struct{ doc atomic.Pointer[signer.JWKS] }
+
+func (k *switchKeys) JWKS() signer.JWKS { return *k.doc.Load() }

@@ -19,6 +19,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/idp/idp/internal/admin"
 	"github.com/idp/idp/internal/authn"
 	"github.com/idp/idp/internal/clients"
@@ -210,6 +212,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			oauth.Passwords = meteredLogin{next: oauth.Passwords, m: met}
 		}
 	}
+	var outer echo.MiddlewareFunc
+	if met != nil {
+		// Outermost: it sees routing, every middleware, the JWKS fast path
+		// and the status the error handler renders.
+		outer = met.HTTP
+	}
 	api := httpapi.New(httpapi.Options{
 		Users:            us,
 		Tokens:           apiTokens,
@@ -229,15 +237,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Discovery:        oauth2.MetadataFields(oauth),
 		Logger:           log,
 		CORS:             httpapi.CORS{AllowedOrigins: cfg.CORS.AllowedOrigins, MaxAge: cfg.CORS.MaxAge},
+		Outer:            outer,
 	})
 	oauth2.Mount(api, oauth)
 	s.mountLogin(api, s.oidc)
 	admin.Mount(api, s.adminOptions(proxies))
-	if met != nil {
-		// Outermost: it sees routing, every middleware and the status the
-		// error handler renders.
-		api.Pre(met.HTTP)
-	}
 	s.handler = api
 	return s, nil
 }

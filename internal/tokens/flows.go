@@ -188,7 +188,7 @@ func (s *Service) recordAudit(ctx context.Context, e storage.AuditEvent) {
 // 2.0 access token revoked by its client (RFC 7009) is invalid, and with
 // the session check (Options.Revoked) so is a token of a revoked session.
 func (s *Service) VerifyAccess(ctx context.Context, token string) (AccessClaims, error) {
-	cl, err := s.parse(token, kindAccess)
+	cl, err := s.parseCached(token, kindAccess)
 	if err != nil {
 		return AccessClaims{}, err
 	}
@@ -224,7 +224,7 @@ func (s *Service) VerifyAccess(ctx context.Context, token string) (AccessClaims,
 // An access token, unless Options.VerifySignatureOnly, must also belong to
 // a live session (with Options.Revoked) of an active user.
 func (s *Service) Verify(ctx context.Context, token string) error {
-	cl, err := s.parse(token, kindAny)
+	cl, err := s.parseCached(token, kindAny)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,7 @@ type claims struct {
 	audience  []string
 	expires   time.Time
 	issuedAt  time.Time
+	notBefore time.Time // zero without nbf
 	jti       string
 	email     string
 	sessionID string
@@ -102,6 +103,7 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 		if !ok || nbf.After(now.Add(s.leeway)) {
 			return nil, invalid("nbf")
 		}
+		c.notBefore = nbf
 	}
 
 	if c.issuer, ok = str(raw["iss"]); !ok || c.issuer != s.issuer {

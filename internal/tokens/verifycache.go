@@ -7,10 +7,10 @@ import (
 )
 
 // verifiedCache remembers tokens whose signature and claims verified, so
-// that introspecting the same token again (what resource servers do) skips
-// the signature check: an RS256 verification costs ~100 µs of CPU, a
+// that verifying the same token again (what resource servers and API
+// clients do) skips the signature check: an RS256 verification costs ~100 µs of CPU, a
 // lookup under a SHA-256 of the token a few µs. A hit is re-checked for
-// what can change: expiry (now, with the leeway) and the key (revoked or
+// what can change: the time window (exp, iat, nbf against now, with the leeway) and the key (revoked or
 // expired keys fail VerificationKey). Revocation and family state are
 // checked by the callers on every call, hit or not.
 type verifiedCache struct {
@@ -53,8 +53,10 @@ func (v *verifiedCache) put(k [sha256.Size]byte, c *claims, now time.Time) {
 	v.m[k] = c
 }
 
-// parseCached is parse for introspection: a token verified before is
-// taken from the cache after its expiry and key are re-checked. The
+// parseCached is parse for the endpoints resource servers and clients call
+// with the same token again and again (introspection, token/verify/, a
+// bearer token on the API): a token verified before is taken from the
+// cache after its expiry and key are re-checked. The
 // claims returned must not be modified.
 func (s *Service) parseCached(token string, want kind) (*claims, error) {
 	if len(token) > maxTokenSize {
@@ -66,6 +68,10 @@ func (s *Service) parseCached(token string, want kind) (*claims, error) {
 		switch {
 		case !now.Before(c.expires.Add(s.leeway)):
 			return nil, invalid("expired")
+		case c.issuedAt.After(now.Add(s.leeway)):
+			return nil, invalid("iat in the future")
+		case c.notBefore.After(now.Add(s.leeway)):
+			return nil, invalid("nbf")
 		case want != kindAny && c.kind != want:
 			return nil, &reasonError{ErrWrongType, kinds[c.kind].tokenType + " token"}
 		}
