@@ -69,6 +69,7 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 			if err != nil {
 				return err
 			}
+			server.TuneRuntime(cfg, srv.Users.HashWorkers(), log)
 			srv.Announce(a.stderr, server.Startup{
 				Version:       buildInfo().Line(),
 				Listener:      ln.Addr(),
