@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/idp/idp/internal/users/argon2"
 )
 
 // hashPool runs password hashes on at most size worker goroutines, each
@@ -22,12 +24,18 @@ import (
 // cannot make a legitimate login wait for more than the hashes already
 // running.
 //
+// Each worker hashes in its own argon2 memory (argon2.Memory, up to
+// retainKiB: the configured hash's), allocated at its first job and kept
+// until it ends, so the hashes' memory is exactly workers × retainKiB
+// instead of a fresh array per hash for the garbage collector.
+//
 // Workers start when jobs arrive and end after idleTimeout without one
 // (their thread ends with them: a locked goroutine that returns takes its
 // thread down, so a niced thread never runs other goroutines), so a
 // Service needs no Close and an idle process keeps no extra threads.
 type hashPool struct {
 	size        int
+	retainKiB   uint32
 	idleTimeout time.Duration
 	log         *slog.Logger
 	// pin prepares a new worker's thread; nil in tests that do not care.
@@ -57,9 +65,10 @@ var (
 	errHashPanicked = errors.New("users: password hash panicked")
 )
 
-// hashJob is one hash or verification. fn runs on a worker.
+// hashJob is one hash or verification. fn runs on a worker, in its
+// argon2 memory.
 type hashJob struct {
-	fn   func()
+	fn   func(*argon2.Memory)
 	prio int
 	// elem is the job's place in the queue; nil once a worker took it
 	// or its submitter gave up. Guarded by the pool's mu.
@@ -71,8 +80,8 @@ type hashJob struct {
 	done   chan struct{}
 }
 
-func newHashPool(size int, log *slog.Logger) *hashPool {
-	return &hashPool{size: size, idleTimeout: hashWorkerIdle, log: log, pin: pinHashThread}
+func newHashPool(size int, retainKiB uint32, log *slog.Logger) *hashPool {
+	return &hashPool{size: size, retainKiB: retainKiB, idleTimeout: hashWorkerIdle, log: log, pin: pinHashThread}
 }
 
 // do runs fn on a worker at prio and returns how long it waited for one.
@@ -81,12 +90,12 @@ func newHashPool(size int, log *slog.Logger) *hashPool {
 // took it, do waits for fn to finish whatever ctx does: a hash is bounded
 // work, and its caller gets its result. A panic in fn is returned as
 // errHashPanicked; the worker goes on.
-func (p *hashPool) do(ctx context.Context, prio int, maxWait time.Duration, fn func()) (time.Duration, error) {
+func (p *hashPool) do(ctx context.Context, prio int, maxWait time.Duration, fn func(*argon2.Memory)) (time.Duration, error) {
 	return p.wait(ctx, p.submit(prio, fn), maxWait)
 }
 
 // submit queues fn at prio and wakes or starts a worker for it.
-func (p *hashPool) submit(prio int, fn func()) *hashJob {
+func (p *hashPool) submit(prio int, fn func(*argon2.Memory)) *hashJob {
 	j := &hashJob{fn: fn, prio: prio, queuedAt: time.Now(), done: make(chan struct{})}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -148,6 +157,7 @@ func (p *hashPool) work() {
 			p.log.Warn("password hashing thread keeps its priority", "err", err)
 		}
 	}
+	mem := argon2.NewMemory(p.retainKiB)
 	wake := make(chan struct{}, 1)
 	idle := time.NewTimer(p.idleTimeout)
 	idle.Stop()
@@ -176,7 +186,7 @@ func (p *hashPool) work() {
 			continue
 		}
 		p.mu.Unlock()
-		p.run(j)
+		p.run(j, mem)
 	}
 }
 
@@ -207,7 +217,7 @@ func (p *hashPool) unlistIdle(wake chan struct{}) bool {
 
 // run runs j's function, turning a panic into j's error: the worker and
 // its slot survive it, and the submitter is answered.
-func (p *hashPool) run(j *hashJob) {
+func (p *hashPool) run(j *hashJob, mem *argon2.Memory) {
 	defer close(j.done)
 	defer func() {
 		if v := recover(); v != nil {
@@ -215,5 +225,5 @@ func (p *hashPool) run(j *hashJob) {
 			p.log.Error("password hash panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		}
 	}()
-	j.fn()
+	j.fn(mem)
 }

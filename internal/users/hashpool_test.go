@@ -7,11 +7,13 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/idp/idp/internal/users/argon2"
 )
 
 // newTestPool is a pool of size workers with no thread pinning.
 func newTestPool(size int) *hashPool {
-	p := newHashPool(size, slog.New(slog.DiscardHandler))
+	p := newHashPool(size, 64, slog.New(slog.DiscardHandler))
 	p.pin = nil
 	return p
 }
@@ -23,7 +25,7 @@ func holdWorkers(t *testing.T, p *hashPool, n int) (release func()) {
 	unblock := make(chan struct{})
 	for range n {
 		running := make(chan struct{})
-		p.submit(prioLogin, func() { close(running); <-unblock })
+		p.submit(prioLogin, func(*argon2.Memory) { close(running); <-unblock })
 		select {
 		case <-running:
 		case <-time.After(10 * time.Second):
@@ -56,7 +58,7 @@ func TestHashPool(t *testing.T) {
 		p := newTestPool(1)
 		release := holdWorkers(t, p, 1)
 		var order []string // written by the one worker, read after done
-		job := func(name string) func() { return func() { order = append(order, name) } }
+		job := func(name string) func(*argon2.Memory) { return func(*argon2.Memory) { order = append(order, name) } }
 		reg1 := p.submit(prioOther, job("register-1"))
 		reg2 := p.submit(prioOther, job("register-2"))
 		ctx, cancel := context.WithCancel(t.Context())
@@ -89,14 +91,14 @@ func TestHashPool(t *testing.T) {
 		p := newTestPool(1)
 		release := holdWorkers(t, p, 1)
 		ran := false
-		if _, err := p.do(t.Context(), prioLogin, time.Nanosecond, func() { ran = true }); !errors.Is(err, errPoolBusy) {
+		if _, err := p.do(t.Context(), prioLogin, time.Nanosecond, func(*argon2.Memory) { ran = true }); !errors.Is(err, errPoolBusy) {
 			t.Fatalf("err %v, want errPoolBusy", err)
 		}
 		if p.queued() != 0 {
 			t.Fatal("the busy job stayed queued")
 		}
 		release()
-		if _, err := p.do(t.Context(), prioLogin, 0, func() {}); err != nil {
+		if _, err := p.do(t.Context(), prioLogin, 0, func(*argon2.Memory) {}); err != nil {
 			t.Fatal(err)
 		}
 		if ran {
@@ -110,7 +112,7 @@ func TestHashPool(t *testing.T) {
 		p := newTestPool(1)
 		ctx, cancel := context.WithCancel(t.Context())
 		finished := false
-		_, err := p.do(ctx, prioLogin, 0, func() { cancel(); finished = true })
+		_, err := p.do(ctx, prioLogin, 0, func(*argon2.Memory) { cancel(); finished = true })
 		if err != nil || !finished {
 			t.Fatalf("err %v, finished %v: want the job's end", err, finished)
 		}
@@ -120,7 +122,7 @@ func TestHashPool(t *testing.T) {
 	t.Run("bounded", func(t *testing.T) {
 		p := newTestPool(2)
 		release := holdWorkers(t, p, 2)
-		j := p.submit(prioLogin, func() {})
+		j := p.submit(prioLogin, func(*argon2.Memory) {})
 		p.mu.Lock()
 		workers := p.workers
 		p.mu.Unlock()
@@ -137,11 +139,11 @@ func TestHashPool(t *testing.T) {
 	// runs the next job, and no slot is lost.
 	t.Run("panic", func(t *testing.T) {
 		p := newTestPool(1)
-		if _, err := p.do(t.Context(), prioLogin, 0, func() { panic("boom") }); !errors.Is(err, errHashPanicked) {
+		if _, err := p.do(t.Context(), prioLogin, 0, func(*argon2.Memory) { panic("boom") }); !errors.Is(err, errHashPanicked) {
 			t.Fatalf("err %v, want errHashPanicked", err)
 		}
 		ran := false
-		if _, err := p.do(t.Context(), prioLogin, time.Minute, func() { ran = true }); err != nil || !ran {
+		if _, err := p.do(t.Context(), prioLogin, time.Minute, func(*argon2.Memory) { ran = true }); err != nil || !ran {
 			t.Fatalf("after a panic: err %v, ran %v", err, ran)
 		}
 		p.mu.Lock()
@@ -151,12 +153,38 @@ func TestHashPool(t *testing.T) {
 		}
 	})
 
+	// A worker hashes in the same memory every time; two workers at once
+	// in two.
+	t.Run("memory-per-worker", func(t *testing.T) {
+		p := newTestPool(2)
+		var first, again *argon2.Memory
+		if _, err := p.do(t.Context(), prioLogin, 0, func(m *argon2.Memory) { first = m }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.do(t.Context(), prioLogin, 0, func(m *argon2.Memory) { again = m }); err != nil {
+			t.Fatal(err)
+		}
+		if first == nil || first != again || p.started != 1 {
+			t.Fatalf("memories %p, %p from %d workers: want one, reused", first, again, p.started)
+		}
+		unblock := make(chan struct{})
+		mems := make(chan *argon2.Memory, 2)
+		for range 2 {
+			p.submit(prioLogin, func(m *argon2.Memory) { mems <- m; <-unblock })
+		}
+		a, b := <-mems, <-mems
+		close(unblock)
+		if a == b {
+			t.Fatal("two concurrent hashes shared a memory")
+		}
+	})
+
 	// A worker that fails to lower its priority still hashes.
 	t.Run("pin-fails", func(t *testing.T) {
 		p := newTestPool(1)
 		p.pin = func() error { return errors.New("not permitted") }
 		ran := false
-		if _, err := p.do(t.Context(), prioLogin, 0, func() { ran = true }); err != nil || !ran {
+		if _, err := p.do(t.Context(), prioLogin, 0, func(*argon2.Memory) { ran = true }); err != nil || !ran {
 			t.Fatalf("err %v, ran %v", err, ran)
 		}
 	})
@@ -165,7 +193,7 @@ func TestHashPool(t *testing.T) {
 	t.Run("idle-workers-end", func(t *testing.T) {
 		p := newTestPool(1)
 		p.idleTimeout = time.Nanosecond
-		if _, err := p.do(t.Context(), prioLogin, 0, func() {}); err != nil {
+		if _, err := p.do(t.Context(), prioLogin, 0, func(*argon2.Memory) {}); err != nil {
 			t.Fatal(err)
 		}
 		for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
@@ -179,7 +207,7 @@ func TestHashPool(t *testing.T) {
 				t.Fatal("the idle worker never ended")
 			}
 		}
-		if _, err := p.do(t.Context(), prioLogin, 0, func() {}); err != nil {
+		if _, err := p.do(t.Context(), prioLogin, 0, func(*argon2.Memory) {}); err != nil {
 			t.Fatal(err)
 		}
 		if p.started != 2 {

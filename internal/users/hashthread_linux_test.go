@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/idp/idp/internal/users/argon2"
 )
 
 // threadNice is the nice value of the calling thread.
@@ -16,7 +18,7 @@ func threadNice() (int, error) {
 // TestHashThreadNice: a hash runs on a thread hashThreadNice below the
 // process's priority, and the process's other threads keep theirs.
 func TestHashThreadNice(t *testing.T) {
-	p := newHashPool(1, slog.New(slog.DiscardHandler))
+	p := newHashPool(1, 64, slog.New(slog.DiscardHandler))
 	p.idleTimeout = time.Nanosecond // its thread ends soon after the test
 	before, err := threadNice()
 	if err != nil {
@@ -24,7 +26,7 @@ func TestHashThreadNice(t *testing.T) {
 	}
 	var inHash int
 	var inHashErr error
-	if _, err := p.do(t.Context(), prioLogin, 0, func() { inHash, inHashErr = threadNice() }); err != nil || inHashErr != nil {
+	if _, err := p.do(t.Context(), prioLogin, 0, func(*argon2.Memory) { inHash, inHashErr = threadNice() }); err != nil || inHashErr != nil {
 		t.Fatal(err, inHashErr)
 	}
 	if want := min(before+hashThreadNice, 19); inHash != want {

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/users/argon2"
 )
 
 var (
@@ -147,7 +148,7 @@ func New(opts Options) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s.hashing = newHashPool(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes()), s.log)
+	s.hashing = newHashPool(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes()), s.hasher.Params().MemoryKiB, s.log)
 	s.dummyHash, err = s.hasher.Hash(rand.Text())
 	if err != nil {
 		return nil, fmt.Errorf("users: dummy hash: %w", err)
@@ -354,7 +355,7 @@ func sortFields(ve *ValidationError) *ValidationError {
 // onHashWorker runs fn on a hashing worker at prio (logins before other
 // hashes), waiting at most hashWait for one: past it ErrBusy, or ctx's
 // error if ctx ended.
-func (s *Service) onHashWorker(ctx context.Context, prio int, fn func()) error {
+func (s *Service) onHashWorker(ctx context.Context, prio int, fn func(*argon2.Memory)) error {
 	waited, err := s.hashing.do(ctx, prio, s.hashWait, fn)
 	if s.observeWait != nil {
 		s.observeWait(waited)
@@ -379,7 +380,7 @@ func (s *Service) HashQueueDepth() int { return s.hashing.queued() }
 func (s *Service) hash(ctx context.Context, password string, prio int) (string, error) {
 	var hash string
 	var herr error
-	if err := s.onHashWorker(ctx, prio, func() { hash, herr = s.hasher.Hash(password) }); err != nil {
+	if err := s.onHashWorker(ctx, prio, func(mem *argon2.Memory) { hash, herr = s.hasher.hash(mem, password) }); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return hash, herr
@@ -389,16 +390,16 @@ func (s *Service) hash(ctx context.Context, password string, prio int) (string, 
 // known format (an unusable password, say) costs a verification of the
 // dummy hash, so that it cannot be told apart by time.
 func (s *Service) verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
-	err = s.onHashWorker(ctx, prioLogin, func() {
+	err = s.onHashWorker(ctx, prioLogin, func(mem *argon2.Memory) {
 		if !recognizes(encoded) {
-			s.hasher.Verify(s.dummyHash, password)
+			s.hasher.verify(mem, s.dummyHash, password)
 			return
 		}
-		ok, needsRehash = s.hasher.Verify(encoded, password)
+		ok, needsRehash = s.hasher.verify(mem, encoded, password)
 		if isWeakHash(encoded) {
 			// A fast legacy hash would otherwise tell by time that the
 			// account still has one.
-			s.hasher.Verify(s.dummyHash, password)
+			s.hasher.verify(mem, s.dummyHash, password)
 		}
 	})
 	if err != nil {
