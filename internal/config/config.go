@@ -150,11 +150,11 @@ type Passwords struct {
 	// MaxHashWait is how long a login or registration waits for a hashing
 	// worker before it is answered 503 with Retry-After.
 	MaxHashWait time.Duration `mapstructure:"max_hash_wait"`
-	// MemoryLimitMiB is the Go soft memory limit idp serve sets (the
-	// runtime collects garbage harder near it, so argon2id's memory is
-	// reused rather than the heap doubled), unless GOMEMLIMIT is set. 0:
-	// derived from the hashing workers and argon2.memory_kib
-	// (docs/performance.md).
+	// MemoryLimitMiB is the Go soft memory limit idp serve sets, unless
+	// GOMEMLIMIT is set: near it the runtime collects garbage sooner, so
+	// garbage does not grow as large as the hashing workers' argon2 memory
+	// (which each keeps). 0: 48 MiB plus argon2.memory_kib per hashing
+	// worker (docs/performance.md).
 	MemoryLimitMiB int `mapstructure:"memory_limit_mib"`
 }
 

@@ -27,11 +27,11 @@ func TestRuntimeTuning(t *testing.T) {
 		p           config.Passwords
 		want        RuntimeTuning
 	}{
-		{"defaults", env(), true, p, RuntimeTuning{GOMAXPROCS: 4, MemoryLimitMiB: memoryBaselineMiB + 2*2*19}},
+		{"defaults", env(), true, p, RuntimeTuning{GOMAXPROCS: 4, MemoryLimitMiB: 48 + 2*19}},
 		{"configured-limit", env(), true, withLimit, RuntimeTuning{GOMAXPROCS: 4, MemoryLimitMiB: 200}},
-		{"operator-gomaxprocs", env("GOMAXPROCS", "2"), true, p, RuntimeTuning{MemoryLimitMiB: memoryBaselineMiB + 2*2*19}},
+		{"operator-gomaxprocs", env("GOMAXPROCS", "2"), true, p, RuntimeTuning{MemoryLimitMiB: 48 + 2*19}},
 		{"operator-gomemlimit", env("GOMEMLIMIT", "off"), true, withLimit, RuntimeTuning{GOMAXPROCS: 4}},
-		{"no-low-priority-threads", env(), false, p, RuntimeTuning{MemoryLimitMiB: memoryBaselineMiB + 2*2*19}},
+		{"no-low-priority-threads", env(), false, p, RuntimeTuning{MemoryLimitMiB: 48 + 2*19}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := runtimeTuning(tc.getenv, 2, 2, tc.lowPriority, tc.p); got != tc.want {
