@@ -22,6 +22,11 @@ store), prints what it is serving, and serves until SIGINT or SIGTERM, then lets
 requests finish (http.shutdown_timeout). An invalid configuration is refused with every
 problem listed, before anything is created.
 
+Password hashes run on passwords.max_concurrent_hashes workers (one per CPU by default),
+on threads of lowered priority (Linux). Unless set in the environment, serve raises
+GOMAXPROCS by the number of workers and sets GOMEMLIMIT to passwords.memory_limit_mib
+(by default 48 MiB plus argon2.memory_kib per worker); it logs both at start.
+
 Without tokens.issuer (development only), the issuer is derived from http.addr: an
 unspecified host (:8080, 0.0.0.0:8080) becomes 127.0.0.1, port 0 the port chosen. Tokens
 are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
@@ -69,6 +74,7 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 			if err != nil {
 				return err
 			}
+			server.TuneRuntime(cfg, srv.Users.HashWorkers(), log)
 			srv.Announce(a.stderr, server.Startup{
 				Version:       buildInfo().Line(),
 				Listener:      ln.Addr(),

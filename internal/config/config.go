@@ -146,13 +146,20 @@ type JWKS struct {
 type Passwords struct {
 	Argon2    Argon2 `mapstructure:"argon2"`
 	MinLength int    `mapstructure:"min_length"`
-	// MaxConcurrentHashes bounds the password hashes computed at once (each
-	// takes argon2.memory_kib and a core); 0: half the CPUs, at least one,
-	// so that logins never take every core from refresh and verify.
+	// MaxConcurrentHashes is the number of hashing workers: the password
+	// hashes computed at once (each takes argon2.memory_kib and a core), on
+	// threads of lowered priority (Linux), so that logins take only the
+	// CPU refresh and verify leave. 0: one per CPU (GOMAXPROCS at start).
 	MaxConcurrentHashes int `mapstructure:"max_concurrent_hashes"`
 	// MaxHashWait is how long a login or registration waits for a hashing
-	// slot before it is answered 503 with Retry-After.
+	// worker before it is answered 503 with Retry-After.
 	MaxHashWait time.Duration `mapstructure:"max_hash_wait"`
+	// MemoryLimitMiB is the Go soft memory limit idp serve sets, unless
+	// GOMEMLIMIT is set: near it the runtime collects garbage sooner, so
+	// garbage does not grow as large as the hashing workers' argon2 memory
+	// (which each keeps). 0: 48 MiB plus argon2.memory_kib per hashing
+	// worker (docs/performance.md).
+	MemoryLimitMiB int `mapstructure:"memory_limit_mib"`
 }
 
 // Login is brute-force protection of POST token/.
@@ -254,7 +261,8 @@ func Default() Config {
 			Argon2:              Argon2{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
 			MinLength:           8,
 			MaxConcurrentHashes: 0,
-			MaxHashWait:         time.Second,
+			MaxHashWait:         3 * time.Second,
+			MemoryLimitMiB:      0,
 		},
 		Login: Login{
 			Window:                  15 * time.Minute,

@@ -197,10 +197,13 @@ func (c Config) Validate() error {
 	}
 
 	if c.Passwords.MaxConcurrentHashes < 0 || c.Passwords.MaxConcurrentHashes > 1024 {
-		bad("passwords.max_concurrent_hashes", c.Passwords.MaxConcurrentHashes, "must be between 0 (half the CPUs) and 1024")
+		bad("passwords.max_concurrent_hashes", c.Passwords.MaxConcurrentHashes, "must be between 0 (one per CPU) and 1024")
 	}
 	if c.Passwords.MaxHashWait < 0 || c.Passwords.MaxHashWait > time.Minute {
 		bad("passwords.max_hash_wait", c.Passwords.MaxHashWait, "must be between 0s and 1m")
+	}
+	if c.Passwords.MemoryLimitMiB < 0 || c.Passwords.MemoryLimitMiB > 1<<20 {
+		bad("passwords.memory_limit_mib", c.Passwords.MemoryLimitMiB, "must be between 0 (derived from the hashing workers) and 1048576")
 	}
 
 	// sessions

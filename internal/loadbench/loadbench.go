@@ -146,7 +146,7 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(o.Out, "idp load benchmark: %s, %d users, %d seeded families, %d clients, %s per path\n", store, o.Users, o.Families, o.Clients, o.Duration)
 	fmt.Fprintf(o.Out, "machine: %d CPUs, load average %s\n", numCPU(), loadAvg())
 	fmt.Fprintf(o.Out, "settings changed from the defaults: %s\n", strings.Join(changed, ", "))
-	fmt.Fprintf(o.Out, "unchanged: argon2id %d KiB t=%d p=%d, login throttling, audit, max_concurrent_hashes=%d (0: half the CPUs), unless changed above\n",
+	fmt.Fprintf(o.Out, "unchanged: argon2id %d KiB t=%d p=%d, login throttling, audit, max_concurrent_hashes=%d (0: one per CPU), unless changed above\n",
 		cfg.Passwords.Argon2.MemoryKiB, cfg.Passwords.Argon2.Iterations, cfg.Passwords.Argon2.Parallelism, cfg.Passwords.MaxConcurrentHashes)
 
 	// The binary under test creates the schema, so that it is its own.

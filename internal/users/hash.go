@@ -13,8 +13,9 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/idp/idp/internal/users/argon2"
 )
 
 // Argon2Params are argon2id's cost parameters.
@@ -100,12 +101,15 @@ func (h *Hasher) Params() Argon2Params { return h.params }
 
 // Hash returns password's argon2id hash with a fresh 16-byte random salt
 // and a 32-byte key, as a PHC string.
-func (h *Hasher) Hash(password string) (string, error) {
+func (h *Hasher) Hash(password string) (string, error) { return h.hash(nil, password) }
+
+// hash is Hash working in mem (nil: fresh memory).
+func (h *Hasher) hash(mem *argon2.Memory, password string) (string, error) {
 	salt := make([]byte, argon2SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, h.params.Iterations, h.params.MemoryKiB, h.params.Parallelism, argon2KeyLen)
+	key := mem.IDKey([]byte(password), salt, h.params.Iterations, h.params.MemoryKiB, h.params.Parallelism, argon2KeyLen)
 	return encodeArgon2("argon2id", h.params, salt, key), nil
 }
 
@@ -120,11 +124,16 @@ func encodeArgon2(variant string, p Argon2Params, salt, key []byte) string {
 // h's. A malformed, unknown or over-expensive hash verifies as false;
 // Verify never panics. needsRehash is false whenever ok is.
 func (h *Hasher) Verify(encoded, password string) (ok, needsRehash bool) {
+	return h.verify(nil, encoded, password)
+}
+
+// verify is Verify with argon2 working in mem (nil: fresh memory).
+func (h *Hasher) verify(mem *argon2.Memory, encoded, password string) (ok, needsRehash bool) {
 	switch {
 	case strings.HasPrefix(encoded, "$argon2"):
-		return h.verifyArgon2(encoded, password, true)
+		return h.verifyArgon2(mem, encoded, password, true)
 	case strings.HasPrefix(encoded, "argon2$argon2"):
-		ok, _ = h.verifyArgon2(strings.TrimPrefix(encoded, "argon2"), password, false)
+		ok, _ = h.verifyArgon2(mem, strings.TrimPrefix(encoded, "argon2"), password, false)
 	case strings.HasPrefix(encoded, "$2"):
 		ok = h.verifyBcrypt(encoded, []byte(password))
 	case strings.HasPrefix(encoded, "bcrypt$$2"):
@@ -166,15 +175,15 @@ func recognizes(encoded string) bool {
 // strictly (version 19 only, parameters in that order, canonical decimal
 // and unpadded base64). native says the string is in idp's own format, so
 // that only a parameter change calls for a rehash.
-func (h *Hasher) verifyArgon2(encoded, password string, native bool) (ok, needsRehash bool) {
+func (h *Hasher) verifyArgon2(mem *argon2.Memory, encoded, password string, native bool) (ok, needsRehash bool) {
 	a, ok := parseArgon2(encoded)
 	if !ok || a.p.MemoryKiB > h.limits.argon2MemoryKiB || a.p.Iterations > h.limits.argon2Iterations {
 		return false, false
 	}
 	variant, p, salt, want := a.variant, a.p, a.salt, a.key
-	keyFn := argon2.IDKey
+	keyFn := mem.IDKey
 	if variant == "argon2i" {
-		keyFn = argon2.Key
+		keyFn = mem.Key
 	}
 	got := keyFn([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {

@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/idp/idp/internal/storage"
+	"github.com/idp/idp/internal/users/argon2"
 )
 
 var (
@@ -56,42 +56,51 @@ type Options struct {
 	// Audit, if set, records password changes, deactivations, deletions
 	// and the sessions they revoke.
 	Audit storage.Audit
-	// MaxConcurrentHashes bounds how many password hashes (each needs
-	// Argon2.MemoryKiB of memory and a core for tens of milliseconds) run at
-	// once; the rest wait their turn, at most MaxHashWait. Zero →
+	// MaxConcurrentHashes is the number of hashing workers: how many
+	// password hashes (each needs Argon2.MemoryKiB of memory and a core for
+	// tens of milliseconds) run at once, on threads of lowered priority
+	// (Linux); the rest wait their turn, at most MaxHashWait. Zero →
 	// DefaultConcurrentHashes.
 	MaxConcurrentHashes int
-	// MaxHashWait bounds the wait for a hashing slot: past it the call fails
-	// with ErrBusy instead of queueing without bound (a login flood must
-	// not starve refresh and verify). Zero → 1 s.
+	// MaxHashWait bounds the wait for a hashing worker: past it the call
+	// fails with ErrBusy instead of queueing without bound. Zero →
+	// DefaultHashWait.
 	MaxHashWait time.Duration
 	// ObserveHashWait, if set, is told how long each password hash or
 	// verification waited for its slot (metrics).
 	ObserveHashWait func(time.Duration)
 }
 
-// DefaultConcurrentHashes is half the CPUs, at least one: measured on two
-// cores, one slot keeps refresh latency at its quiet level through a login
-// flood, while two (one per core) multiplied it by 20.
-func DefaultConcurrentHashes() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+// DefaultConcurrentHashes is one hashing worker per CPU the process had at
+// start (GOMAXPROCS then: the CPU count, a container's CPU limit, or the
+// operator's GOMAXPROCS). The workers' threads run at a lower priority, so
+// they take only the CPU that requests leave (docs/performance.md).
+func DefaultConcurrentHashes() int { return startProcs }
 
-// ErrBusy: every hashing slot stayed taken for MaxHashWait. Answer 503
+// startProcs is GOMAXPROCS at start, before serve raises it by the
+// hashing workers.
+var startProcs = max(1, runtime.GOMAXPROCS(0))
+
+// DefaultHashWait is the default MaxHashWait: 64 logins at once queue for
+// 64 hashes, which take 1.3–2.2 s on two busy cores at 30–50 hashes/s
+// (measured); 3 s leaves room for that without queueing for long.
+const DefaultHashWait = 3 * time.Second
+
+// ErrBusy: no hashing worker took the hash within MaxHashWait. Answer 503
 // with Retry-After; nothing was changed.
 var ErrBusy = errors.New("users: too many password hashes in progress")
 
 // Service is the accounts core shared by the HTTP API and the CLI.
 type Service struct {
-	store    storage.Users
-	families storage.Families
-	audit    storage.Audit
-	hasher   *Hasher
-	policy   passwordPolicy
-	now      func() time.Time
-	log      *slog.Logger
-	hashing  *hashSlots
-	hashWait time.Duration
-	// waiting counts callers queued for a hashing slot.
-	waiting     atomic.Int64
+	store       storage.Users
+	families    storage.Families
+	audit       storage.Audit
+	hasher      *Hasher
+	policy      passwordPolicy
+	now         func() time.Time
+	log         *slog.Logger
+	hashing     *hashPool
+	hashWait    time.Duration
 	observeWait func(time.Duration)
 	// dummyHash is verified against when the email is unknown, so that
 	// the answer takes as long as for a known user.
@@ -125,8 +134,7 @@ func New(opts Options) (*Service, error) {
 		policy:   passwordPolicy{minLength: cmp.Or(opts.MinPasswordLength, 8), common: common},
 		now:      opts.Now,
 		log:      opts.Logger,
-		hashing:  newHashSlots(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes())),
-		hashWait: cmp.Or(opts.MaxHashWait, time.Second),
+		hashWait: cmp.Or(opts.MaxHashWait, DefaultHashWait),
 
 		observeWait: opts.ObserveHashWait,
 	}
@@ -140,6 +148,7 @@ func New(opts Options) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	s.hashing = newHashPool(cmp.Or(opts.MaxConcurrentHashes, DefaultConcurrentHashes()), s.hasher.Params().MemoryKiB, s.log)
 	s.dummyHash, err = s.hasher.Hash(rand.Text())
 	if err != nil {
 		return nil, fmt.Errorf("users: dummy hash: %w", err)
@@ -343,63 +352,58 @@ func sortFields(ve *ValidationError) *ValidationError {
 	return out
 }
 
-// acquireHashing takes a hashing slot, waiting at most hashWait; logins
-// (prioLogin) go before other waiters.
-func (s *Service) acquireHashing(ctx context.Context, prio int) error {
-	if s.hashing.tryAcquire(prio) {
-		if s.observeWait != nil {
-			s.observeWait(0)
-		}
-		return nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, s.hashWait)
-	defer cancel()
-	s.waiting.Add(1)
-	start := time.Now()
-	err := s.hashing.acquire(wctx, prio)
-	s.waiting.Add(-1)
+// onHashWorker runs fn on a hashing worker at prio (logins before other
+// hashes), waiting at most hashWait for one: past it ErrBusy, or ctx's
+// error if ctx ended.
+func (s *Service) onHashWorker(ctx context.Context, prio int, fn func(*argon2.Memory)) error {
+	waited, err := s.hashing.do(ctx, prio, s.hashWait, fn)
 	if s.observeWait != nil {
-		s.observeWait(time.Since(start))
+		s.observeWait(waited)
 	}
-	if err != nil {
+	if errors.Is(err, errPoolBusy) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return ErrBusy
 	}
-	return nil
+	return err
 }
+
+// HashWorkers is the number of hashing workers (MaxConcurrentHashes).
+func (s *Service) HashWorkers() int { return s.hashing.size }
 
 // HashQueueDepth is how many password hashes and verifications are
-// waiting for a hashing slot right now.
-func (s *Service) HashQueueDepth() int { return int(s.waiting.Load()) }
+// waiting for a hashing worker right now.
+func (s *Service) HashQueueDepth() int { return s.hashing.queued() }
 
-// hash computes a new argon2id hash, waiting for a hashing slot at prio.
+// hash computes a new argon2id hash on a hashing worker at prio.
 func (s *Service) hash(ctx context.Context, password string, prio int) (string, error) {
-	if err := s.acquireHashing(ctx, prio); err != nil {
+	var hash string
+	var herr error
+	if err := s.onHashWorker(ctx, prio, func(mem *argon2.Memory) { hash, herr = s.hasher.hash(mem, password) }); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	defer s.hashing.release()
-	return s.hasher.Hash(password)
+	return hash, herr
 }
 
-// verify checks password against encoded, waiting for a hashing slot. A
-// hash of no known format (an unusable password, say) costs a verification
-// of the dummy hash, so that it cannot be told apart by time.
+// verify checks password against encoded on a hashing worker. A hash of no
+// known format (an unusable password, say) costs a verification of the
+// dummy hash, so that it cannot be told apart by time.
 func (s *Service) verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
-	if err := s.acquireHashing(ctx, prioLogin); err != nil {
+	err = s.onHashWorker(ctx, prioLogin, func(mem *argon2.Memory) {
+		if !recognizes(encoded) {
+			s.hasher.verify(mem, s.dummyHash, password)
+			return
+		}
+		ok, needsRehash = s.hasher.verify(mem, encoded, password)
+		if isWeakHash(encoded) {
+			// A fast legacy hash would otherwise tell by time that the
+			// account still has one.
+			s.hasher.verify(mem, s.dummyHash, password)
+		}
+	})
+	if err != nil {
 		return false, false, fmt.Errorf("verify password: %w", err)
-	}
-	defer s.hashing.release()
-	if !recognizes(encoded) {
-		s.hasher.Verify(s.dummyHash, password)
-		return false, false, nil
-	}
-	ok, needsRehash = s.hasher.Verify(encoded, password)
-	if isWeakHash(encoded) {
-		// A fast legacy hash would otherwise tell by time that the
-		// account still has one.
-		s.hasher.Verify(s.dummyHash, password)
 	}
 	return ok, needsRehash, nil
 }

@@ -353,8 +353,9 @@ func TestAuthenticate(t *testing.T) {
 }
 
 // A login with an unknown email, or against an unusable hash, must do a
-// hash verification like any other: it waits for a hashing slot. The test
-// holds the only slot and cancels the context once the lookup is done.
+// hash verification like any other: it waits for a hashing worker. The
+// test holds the only worker and cancels the context once the lookup is
+// done.
 func TestAuthenticateAlwaysDoesHashWork(t *testing.T) {
 	store := storagetest.SQLite(t)
 	var cancelAfterLookup context.CancelFunc
@@ -366,10 +367,7 @@ func TestAuthenticateAlwaysDoesHashWork(t *testing.T) {
 	if _, err := store.CreateUser(t.Context(), migratedUser("unusable@example.com", "!unusable")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.hashing.acquire(t.Context(), prioLogin); err != nil {
-		t.Fatal(err)
-	}
-	defer s.hashing.release()
+	holdWorkers(t, s.hashing, 1)
 	for _, email := range []string{"nobody@example.com", "unusable@example.com"} {
 		t.Run(email, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
