@@ -137,11 +137,13 @@ func (a *app) searchUsers(ctx context.Context, q storage.UserQuery, asJSON bool)
 		if err != nil {
 			return err
 		}
-		all = append(all, page...)
+		for _, u := range page {
+			all = append(all, u.User)
+		}
 		if len(page) < q.Limit {
 			break
 		}
-		q.AfterID = page[len(page)-1].ID
+		q.After = page[len(page)-1].Position
 	}
 	return a.printUsers(all, asJSON, false)
 }

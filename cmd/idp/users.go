@@ -170,7 +170,7 @@ func (a *app) listUsersCmd() *cobra.Command {
 	var query string
 	cmd := &cobra.Command{
 		Use:   "list [--query Q] [--active=BOOL] [--staff=BOOL]",
-		Short: "List users (--query: email prefix or name substring, case-insensitive)",
+		Short: "List users by id (--query: email prefix or name substring, case-insensitive, listed by email)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

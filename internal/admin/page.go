@@ -5,13 +5,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
 
 // Keyset pages: a cursor is opaque to clients — a kind prefix and the
-// last id seen, base64url — so the store never needs OFFSET and a page is
-// stable under inserts.
+// last id seen (or, for a users search by q, which is in email-key order,
+// the last email key seen), base64url — so the store never needs OFFSET
+// and a page is stable under inserts.
 
 const (
 	defaultLimit = 50
@@ -37,6 +39,29 @@ func decodeCursor(kind, s string) (int64, error) {
 		return 0, errField("cursor", "Invalid cursor.")
 	}
 	return id, nil
+}
+
+// maxKeyCursor bounds a decoded key cursor (email keys are far shorter).
+const maxKeyCursor = 1024
+
+func encodeKeyCursor(kind, key string) *string {
+	s := base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + key))
+	return &s
+}
+
+func decodeKeyCursor(kind, s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if base64.RawURLEncoding.DecodedLen(len(s)) > len(kind)+1+maxKeyCursor {
+		return "", errField("cursor", "Invalid cursor.")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	key, ok := strings.CutPrefix(string(b), kind+":")
+	if err != nil || !ok || key == "" || !utf8.ValidString(key) || strings.ContainsRune(key, 0) {
+		return "", errField("cursor", "Invalid cursor.")
+	}
+	return key, nil
 }
 
 func parseLimit(c echo.Context) (int, error) {

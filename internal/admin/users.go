@@ -46,7 +46,14 @@ func (a *api) userPage(c echo.Context) (page[userJSON], error) {
 	if q.Limit, err = parseLimit(c); err != nil {
 		return page[userJSON]{}, err
 	}
-	if q.AfterID, err = decodeCursor("u", c.QueryParam("cursor")); err != nil {
+	// a search by q is in email-key order, its cursor an email key
+	q.Q = strings.TrimSpace(c.QueryParam("q"))
+	if q.Q == "" {
+		q.After.ID, err = decodeCursor("u", c.QueryParam("cursor"))
+	} else {
+		q.After.EmailKey, err = decodeKeyCursor("e", c.QueryParam("cursor"))
+	}
+	if err != nil {
 		return page[userJSON]{}, err
 	}
 	if q.IsActive, err = parseBool(c, "is_active"); err != nil {
@@ -55,7 +62,6 @@ func (a *api) userPage(c echo.Context) (page[userJSON], error) {
 	if q.IsStaff, err = parseBool(c, "is_staff"); err != nil {
 		return page[userJSON]{}, err
 	}
-	q.Q = strings.TrimSpace(c.QueryParam("q"))
 	limit := q.Limit
 	q.Limit++ // one more tells whether there is a next page
 	us, err := a.Users.Search(c.Request().Context(), q)
@@ -65,10 +71,15 @@ func (a *api) userPage(c echo.Context) (page[userJSON], error) {
 	p := page[userJSON]{Items: []userJSON{}}
 	if len(us) > limit {
 		us = us[:limit]
-		p.NextCursor = encodeCursor("u", us[limit-1].ID)
+		last := us[limit-1].Position
+		if q.Q == "" {
+			p.NextCursor = encodeCursor("u", last.ID)
+		} else {
+			p.NextCursor = encodeKeyCursor("e", last.EmailKey)
+		}
 	}
 	for _, u := range us {
-		p.Items = append(p.Items, userOf(u))
+		p.Items = append(p.Items, userOf(u.User))
 	}
 	return p, nil
 }

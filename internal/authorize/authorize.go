@@ -295,20 +295,17 @@ func (s *Service) Consents(ctx context.Context, userID int64) ([]storage.Consent
 }
 
 // WithdrawConsent forgets the consent and ends the refresh families the
-// client got through the authorization code flow for the user. It returns
-// how many families it ended; storage.ErrNotFound if there was no consent.
+// client got through the authorization code flow for the user, in one
+// storage transaction. It returns how many families it ended;
+// storage.ErrNotFound if there was no consent.
 func (s *Service) WithdrawConsent(ctx context.Context, userID int64, clientID string) (int64, error) {
-	if err := s.st.DeleteConsent(ctx, userID, clientID); err != nil {
-		return 0, err
-	}
-	links, err := s.st.ListGrantLinksByClient(ctx, userID, clientID)
+	n, err := s.st.WithdrawConsent(ctx, userID, clientID, s.now(), "consent withdrawn")
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.revokeLinks(ctx, links, "consent withdrawn")
 	_ = s.st.RecordAudit(ctx, storage.AuditEvent{At: s.now(), Type: "oauth2.consent_withdrawn", UserID: userID,
 		Detail: fmt.Sprintf("client %s; %d sessions ended", clientID, n)})
-	return n, err
+	return n, nil
 }
 
 // Link records that family was issued under browser session sid.

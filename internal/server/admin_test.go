@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -202,6 +203,45 @@ func TestAdminAPI(t *testing.T) {
 			}
 			if len(seen) != 4 {
 				t.Fatalf("pages saw %v", seen)
+			}
+		})
+		t.Run("flow/q-pages-by-email", func(t *testing.T) {
+			// names containing "o": Bob, Carol (created above), Root, listed by
+			// email; a search's cursor carries the email key, not the id
+			var got []string
+			path := "/admin/api/users?q=O&limit=1"
+			var cursor string
+			for range 5 {
+				r := a.do("GET", path, "", bearer(a.staffTok))
+				var p struct {
+					Items      []struct{ Email string }
+					NextCursor *string `json:"next_cursor"`
+				}
+				if err := json.Unmarshal([]byte(r.body), &p); err != nil || r.status != 200 {
+					t.Fatalf("page: %d %s", r.status, r.body)
+				}
+				for _, u := range p.Items {
+					got = append(got, u.Email)
+				}
+				if p.NextCursor == nil {
+					break
+				}
+				cursor = *p.NextCursor
+				path = "/admin/api/users?q=O&limit=1&cursor=" + cursor
+			}
+			if strings.Join(got, ",") != "bob@example.com,Carol@example.com,root@example.com" {
+				t.Fatalf("q pages: %v", got)
+			}
+			if r := a.do("GET", "/admin/api/users?cursor="+cursor, "", bearer(a.staffTok)); r.status != 400 || !strings.Contains(r.body, `"cursor"`) {
+				t.Fatalf("search cursor without q: %d %s", r.status, r.body)
+			}
+			idCursor := base64.RawURLEncoding.EncodeToString([]byte("u:1"))
+			if r := a.do("GET", "/admin/api/users?q=o&cursor="+idCursor, "", bearer(a.staffTok)); r.status != 400 || !strings.Contains(r.body, `"cursor"`) {
+				t.Fatalf("id cursor with q: %d %s", r.status, r.body)
+			}
+			long := base64.RawURLEncoding.EncodeToString([]byte("e:" + strings.Repeat("a", 2000)))
+			if r := a.do("GET", "/admin/api/users?q=o&cursor="+long, "", bearer(a.staffTok)); r.status != 400 {
+				t.Fatalf("oversized cursor: %d %s", r.status, r.body)
 			}
 		})
 		t.Run("flow/keys-force-rotate-and-clients", func(t *testing.T) {

@@ -13,16 +13,35 @@ import (
 // ErrLastSuperuser: the change would leave no active superuser.
 var ErrLastSuperuser = errors.New("storage: no active superuser would be left")
 
-// UserQuery selects users for an admin list, by id ascending.
+// UserQuery selects users for an admin list. Without Q the list is in id
+// order; with Q it is in the order of the stored email keys (byte-wise),
+// so that the email-prefix match is one range of an index read in order
+// and a page costs the same however many users match, wherever they are.
 type UserQuery struct {
 	// Q matches an email prefix or a name substring, case-insensitively;
 	// % and _ are literal. Empty: every user.
 	Q string
 	// IsActive and IsStaff filter when set.
 	IsActive, IsStaff *bool
-	// AfterID is the keyset cursor: only users with a greater id.
-	AfterID int64
-	Limit   int
+	// After is the keyset cursor: the Position of the last user of the
+	// previous page (the zero value: from the start). Without Q only its
+	// ID counts, with Q only its EmailKey: only users after it are listed,
+	// so a page is stable under inserts.
+	After UserPosition
+	Limit int
+}
+
+// UserPosition is where a user stands in the admin lists: its id (lists
+// without Q) and its email key as stored (searches by Q).
+type UserPosition struct {
+	ID       int64
+	EmailKey string
+}
+
+// ListedUser is a user in an admin list with its position there.
+type ListedUser struct {
+	User
+	Position UserPosition
 }
 
 // UserChange is a partial update of a user; nil fields stay as they are.
@@ -34,8 +53,9 @@ type UserChange struct {
 
 // UserDirectory is what the admin surfaces need of accounts beyond Users.
 type UserDirectory interface {
-	// SearchUsers returns up to q.Limit users matching q, by id.
-	SearchUsers(ctx context.Context, q UserQuery) ([]User, error)
+	// SearchUsers returns up to q.Limit users matching q, in the order
+	// UserQuery describes.
+	SearchUsers(ctx context.Context, q UserQuery) ([]ListedUser, error)
 	// UpdateUser applies ch in ONE conditional statement and returns the
 	// user as stored. ErrNotFound if no such user, ErrConflict if the email
 	// is taken (case-insensitively), ErrLastSuperuser if the user is an

@@ -80,8 +80,12 @@ type Consents interface {
 	GetConsent(ctx context.Context, userID int64, clientID string) (Consent, error)
 	// ListConsents returns the user's consents by client id.
 	ListConsents(ctx context.Context, userID int64) ([]Consent, error)
-	// DeleteConsent removes it. ErrNotFound if there is none.
-	DeleteConsent(ctx context.Context, userID int64, clientID string) error
+	// WithdrawConsent deletes the consent of (userID, clientID) and revokes
+	// (at, reason) every unrevoked refresh family of the user linked to
+	// that client (GrantLinks), in ONE transaction: both or neither. It
+	// returns how many families it revoked; ErrNotFound, changing nothing,
+	// if there is no such consent.
+	WithdrawConsent(ctx context.Context, userID int64, clientID string, at time.Time, reason string) (int64, error)
 }
 
 // GrantLink ties a refresh family issued by an authorization code to the

@@ -25,8 +25,9 @@ func (s *Service) directory() (storage.UserDirectory, error) {
 	return d, nil
 }
 
-// Search returns up to q.Limit users matching q, by id.
-func (s *Service) Search(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
+// Search returns up to q.Limit users matching q, in the order
+// storage.UserQuery describes (by id; by email key when q.Q is set).
+func (s *Service) Search(ctx context.Context, q storage.UserQuery) ([]storage.ListedUser, error) {
 	d, err := s.directory()
 	if err != nil {
 		return nil, err

@@ -366,3 +366,20 @@ func BenchmarkSearchUsers(b *testing.B) {
 	s := storagetest.OpenPostgres(b, storagetest.PostgresURL(b))
 	storagetest.BenchSearchUsers(b, s, s.AnalyzeUsersForTest)
 }
+
+func TestWithdrawConsentIsAtomic(t *testing.T) {
+	url := storagetest.PostgresURL(t)
+	s := storagetest.OpenPostgres(t, url)
+	storagetest.WithdrawConsentIsAtomic(t, s, func(ctx context.Context) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, `CREATE FUNCTION refuse_revocation() RETURNS trigger LANGUAGE plpgsql AS
+			$$BEGIN RAISE EXCEPTION 'test: revocation refused'; END$$;
+			CREATE TRIGGER refuse_revocation BEFORE UPDATE OF revoked_at ON refresh_families
+			FOR EACH ROW EXECUTE FUNCTION refuse_revocation()`)
+		return err
+	})
+}

@@ -12,10 +12,12 @@ import (
 // placeholders, timestamptz columns; they run on database/sql over the
 // same pgx pool (stdlib.OpenDBFromPool).
 var dialect = sqlstore.Dialect{
-	Numbered:  true,
-	Time:      ts,
-	ScanTime:  func(t *time.Time) sql.Scanner { return sqlTime{t} },
-	Bytewise:  ` COLLATE "C"`,
+	Numbered: true,
+	Time:     ts,
+	ScanTime: func(t *time.Time) sql.Scanner { return sqlTime{t} },
+	Bytewise: ` COLLATE "C"`,
+	// NameContains empty: the trigram index of lower(name) (migration
+	// 00031) serves sqlstore.NameLike
 	LockRows:  " FOR UPDATE",
 	Translate: translate,
 }

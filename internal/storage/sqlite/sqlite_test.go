@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,4 +151,19 @@ func BenchmarkDeleteDeadFamilies(b *testing.B) {
 // BenchmarkSearchUsers: the admin users page over 100,000 users.
 func BenchmarkSearchUsers(b *testing.B) {
 	storagetest.BenchSearchUsers(b, storagetest.SQLite(b), nil)
+}
+
+func TestWithdrawConsentIsAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idp.db")
+	s := storagetest.OpenSQLite(t, path)
+	storagetest.WithdrawConsentIsAtomic(t, s, func(ctx context.Context) error {
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = db.ExecContext(ctx, `CREATE TRIGGER refuse_revocation BEFORE UPDATE OF revoked_at ON refresh_families
+			BEGIN SELECT RAISE(ABORT, 'test: revocation refused'); END`)
+		return err
+	})
 }

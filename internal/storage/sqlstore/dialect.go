@@ -18,11 +18,13 @@ type Dialect struct {
 	// Bytewise makes a text comparison compare bytes (so an index serves a
 	// prefix range): ` COLLATE "C"` on PostgreSQL, "" on SQLite (BINARY).
 	Bytewise string
-	// NameContains is the condition, with one placeholder for a LIKE
-	// pattern '%…%' of at least three characters and no wildcard inside,
-	// that an index serves: a trigram GIN index of lower(name) on
-	// PostgreSQL, an FTS5 trigram table on SQLite. Empty: lower(name) LIKE ?.
+	// NameContains is a condition, with one placeholder for NameArg(q),
+	// that an index serves and that every user whose name contains q (of
+	// three characters or more; NameLike) meets: an FTS5 trigram phrase on
+	// SQLite. It narrows; NameLike decides. Empty: an index serves NameLike
+	// itself (PostgreSQL's trigram GIN index of lower(name)).
 	NameContains string
+	NameArg      func(q string) string
 	// LockRows ends a SELECT that locks the rows it reads until the end of
 	// the transaction: " FOR UPDATE" (PostgreSQL); "" on SQLite, whose one
 	// writer holds the write lock from BEGIN IMMEDIATE.

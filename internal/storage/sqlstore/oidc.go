@@ -205,19 +205,39 @@ func (t *Tables) ListConsents(ctx context.Context, userID int64) ([]storage.Cons
 	return out, rows.Err()
 }
 
-// DeleteConsent removes it.
-func (t *Tables) DeleteConsent(ctx context.Context, userID int64, clientID string) error {
+// WithdrawConsent deletes the consent and revokes the families linked to
+// the client in one transaction (grant_links_client_idx finds them).
+func (t *Tables) WithdrawConsent(ctx context.Context, userID int64, clientID string, at time.Time, reason string) (int64, error) {
 	if !ValidText(clientID) {
-		return fmt.Errorf("delete consent: %w", storage.ErrNotFound)
+		return 0, fmt.Errorf("withdraw consent: %w", storage.ErrNotFound)
 	}
-	res, err := t.exec(ctx, `DELETE FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID)
+	tx, err := t.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("delete consent: %w", err)
+		return 0, fmt.Errorf("withdraw consent: %w", t.d.Translate(err))
 	}
-	if err := affected(res); err != nil {
-		return fmt.Errorf("delete consent: %w", err)
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, t.d.rebind(`DELETE FROM consents WHERE user_id = ? AND client_id = ?`), userID, clientID)
+	if err == nil {
+		err = affected(res)
 	}
-	return nil
+	if err != nil {
+		return 0, fmt.Errorf("withdraw consent: %w", t.d.Translate(err))
+	}
+	res, err = tx.ExecContext(ctx, t.d.rebind(`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ?
+		WHERE user_id = ? AND revoked_at IS NULL
+		AND id IN (SELECT family_id FROM grant_links WHERE user_id = ? AND client_id = ?)`),
+		t.d.Time(at), CleanText(reason), userID, userID, clientID)
+	if err != nil {
+		return 0, fmt.Errorf("withdraw consent: revoke families: %w", t.d.Translate(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("withdraw consent: revoke families: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("withdraw consent: %w", t.d.Translate(err))
+	}
+	return n, nil
 }
 
 const linkColumns = `family_id, browser_session_id, client_id, user_id, auth_time, created_at`

@@ -45,25 +45,23 @@ func PrefixEnd(p string) string {
 // likeEscaper makes % and _ (and the escape character) literal in LIKE.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// searchWindow is how many users, in id order, a search first scans
-// before it turns to the indexes (see SearchUsers).
+// searchWindow is how many users, in email-key order, the name half of a
+// search first reads before it turns to the name index (see searchNames).
 const searchWindow = 2000
 
-// SearchUsers returns up to q.Limit users matching q, by id. Without q it
-// is one keyset scan of the primary key. With q — an email prefix (a
-// byte-wise range on email_key, which an index serves) or a name
-// substring (a trigram index, Dialect.NameContains) — no single plan is
-// good for both common and rare matches, and planners misjudge substring
-// selectivity; so it takes two steps, each one bounded statement:
-//  1. the next searchWindow users in id order, filtered: a common q fills
-//     the page here;
-//  2. if not, the matches after that window through the indexes (ORDER BY
-//     id + 0 keeps the planner off the primary-key walk): q is rare, so
-//     they are few.
-func (t *Tables) SearchUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
-	out := []storage.User{}
+// listedColumns are userColumns and the list position's email key.
+const listedColumns = userColumns + `, email_key`
+
+// SearchUsers returns up to q.Limit users matching q. Without q it is one
+// keyset scan of the primary key. With q the list is in email-key order
+// (storage.UserQuery) and is the merge of two halves, each bounded:
+//   - the email prefix: one range of the byte-wise email_key index, read
+//     in order from the cursor, so it stops after q.Limit rows however
+//     many users match and wherever they are;
+//   - the name substring: searchNames.
+func (t *Tables) SearchUsers(ctx context.Context, q storage.UserQuery) ([]storage.ListedUser, error) {
 	if q.Limit <= 0 {
-		return out, nil
+		return []storage.ListedUser{}, nil
 	}
 	var filter []string
 	var fargs []any
@@ -74,61 +72,128 @@ func (t *Tables) SearchUsers(ctx context.Context, q storage.UserQuery) ([]storag
 		filter, fargs = append(filter, "is_staff = ?"), append(fargs, *q.IsStaff)
 	}
 	if q.Q == "" {
-		return t.searchUsers(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(append([]string{"id > ?"}, filter...), " AND ")+
-			` ORDER BY id LIMIT ?`, append(append([]any{q.AfterID}, fargs...), q.Limit)...)
+		return t.listUsers(ctx, `SELECT `+listedColumns+` FROM users WHERE `+strings.Join(append([]string{"id > ?"}, filter...), " AND ")+
+			` ORDER BY id LIMIT ?`, append(append([]any{q.After.ID}, fargs...), q.Limit)...)
 	}
 	if !ValidText(q.Q) {
-		return out, nil
+		return []storage.ListedUser{}, nil
 	}
-	key := storage.EmailKey(q.Q)
-	match := "email_key" + t.d.Bytewise + " >= ?"
-	margs := []any{key}
-	if end := PrefixEnd(key); end != "" {
-		match += " AND email_key" + t.d.Bytewise + " < ?"
-		margs = append(margs, end)
-	}
-	name := `lower(name) LIKE ? ESCAPE '\'`
-	pattern := "%" + likeEscaper.Replace(strings.ToLower(q.Q)) + "%"
-	if t.d.NameContains != "" && utf8.RuneCountInString(q.Q) >= 3 && !strings.ContainsAny(q.Q, `%_\`) {
-		name, pattern = t.d.NameContains, "%"+strings.ToLower(q.Q)+"%"
-	}
-	match = "((" + match + ") OR " + name + ")"
-	margs = append(margs, pattern)
-	cond := strings.Join(append(filter, match), " AND ")
-	cargs := append(append([]any{}, fargs...), margs...)
+	byKey := "email_key" + t.d.Bytewise
+	after := q.After.EmailKey
 
-	// 1. the window, in id order.
-	out, err := t.searchUsers(ctx, `SELECT `+userColumns+` FROM (SELECT * FROM users WHERE id > ? ORDER BY id LIMIT ?) w
-		WHERE `+cond+` ORDER BY id LIMIT ?`, append(append([]any{q.AfterID, searchWindow}, cargs...), q.Limit)...)
+	// The email prefix: [key, end) after the cursor (Go compares strings
+	// byte-wise, as the index does).
+	var emails []storage.ListedUser
+	key := storage.EmailKey(q.Q)
+	if end := PrefixEnd(key); end == "" || after < end {
+		cond, args := byKey+" >= ?", []any{key}
+		if after >= key {
+			cond, args = byKey+" > ?", []any{after}
+		}
+		if end != "" {
+			cond, args = cond+" AND "+byKey+" < ?", append(args, end)
+		}
+		var err error
+		emails, err = t.listUsers(ctx, `SELECT `+listedColumns+` FROM users WHERE `+strings.Join(append([]string{cond}, filter...), " AND ")+
+			` ORDER BY `+byKey+` LIMIT ?`, append(append(args, fargs...), q.Limit)...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	names, err := t.searchNames(ctx, q, filter, fargs)
+	if err != nil {
+		return nil, err
+	}
+	return mergeByKey(emails, names, q.Limit), nil
+}
+
+// searchNames returns, in email-key order after the cursor, up to q.Limit
+// users whose name contains q. A substring index (Dialect.NameContains)
+// finds rare matches at once but must fetch and sort every one of them,
+// while reading users in key order finds common ones at once but crosses
+// the whole table for rare ones — and planners misjudge substring
+// selectivity. So it takes two steps, each one bounded statement:
+//  1. the next searchWindow users in key order, each checked (NameLike,
+//     no index: an index condition here would first collect every match
+//     in the table): a common q fills the page here;
+//  2. if not, the later matches through the index, ordered by an
+//     expression of email_key that keeps the planner off the key-order
+//     walk: q matched fewer than q.Limit in searchWindow users, so it is
+//     rare and its matches few.
+//
+// A q under three characters, which no trigram index serves, is one walk
+// in key order.
+func (t *Tables) searchNames(ctx context.Context, q storage.UserQuery, filter []string, fargs []any) ([]storage.ListedUser, error) {
+	byKey := "email_key" + t.d.Bytewise
+	cond := strings.Join(append(filter, NameLike), " AND ")
+	cargs := append(append([]any{}, fargs...), LikeContains(q.Q))
+	if utf8.RuneCountInString(q.Q) < 3 {
+		return t.listUsers(ctx, `SELECT `+listedColumns+` FROM users WHERE `+byKey+` > ? AND `+cond+` ORDER BY `+byKey+` LIMIT ?`,
+			append(append([]any{q.After.EmailKey}, cargs...), q.Limit)...)
+	}
+	// 1. the window, in key order.
+	out, err := t.listUsers(ctx, `SELECT `+listedColumns+` FROM (SELECT * FROM users WHERE `+byKey+` > ? ORDER BY `+byKey+` LIMIT ?) w
+		WHERE `+cond+` ORDER BY `+byKey+` LIMIT ?`, append(append([]any{q.After.EmailKey, searchWindow}, cargs...), q.Limit)...)
 	if err != nil || len(out) == q.Limit {
 		return out, err
 	}
-	var end sql.NullInt64
-	if err := t.queryRow(ctx, `SELECT max(id) FROM (SELECT id FROM users WHERE id > ? ORDER BY id LIMIT ?) w`,
-		q.AfterID, searchWindow).Scan(&end); err != nil {
-		return nil, fmt.Errorf("search users: %w", t.scanErr(err))
+	// 2. after the window's matches (there are none between the last of
+	// them and the window's end), through the index; NameLike decides,
+	// the index only narrows.
+	from := q.After.EmailKey
+	if len(out) > 0 {
+		from = out[len(out)-1].Position.EmailKey
 	}
-	if !end.Valid {
-		return out, nil
+	where, args := byKey+" > ?", []any{from}
+	if t.d.NameContains != "" {
+		where, args = where+" AND "+t.d.NameContains, append(args, t.d.NameArg(q.Q))
 	}
-	// 2. after the window, through the indexes.
-	more, err := t.searchUsers(ctx, `SELECT `+userColumns+` FROM users WHERE id > ? AND `+cond+` ORDER BY id + 0 LIMIT ?`,
-		append(append([]any{end.Int64}, cargs...), q.Limit-len(out))...)
+	more, err := t.listUsers(ctx, `SELECT `+listedColumns+` FROM users WHERE `+where+` AND `+cond+
+		` ORDER BY (email_key || '')`+t.d.Bytewise+` LIMIT ?`, append(append(args, cargs...), q.Limit-len(out))...)
 	return append(out, more...), err
 }
 
-func (t *Tables) searchUsers(ctx context.Context, query string, args ...any) ([]storage.User, error) {
-	out := []storage.User{}
+// NameLike is the condition, with one placeholder for LikeContains(q),
+// that a user's name contains q, case-insensitively (lower: Unicode on
+// PostgreSQL, ASCII on SQLite), % and _ literal.
+const NameLike = `lower(name) LIKE ? ESCAPE '\'`
+
+// LikeContains is the LIKE pattern (for NameLike) of a string containing
+// q, lower-cased, its % and _ literal.
+func LikeContains(q string) string { return "%" + likeEscaper.Replace(strings.ToLower(q)) + "%" }
+
+// mergeByKey merges two lists in email-key order into one of at most n,
+// a user in both once.
+func mergeByKey(a, b []storage.ListedUser, n int) []storage.ListedUser {
+	out := make([]storage.ListedUser, 0, min(n, len(a)+len(b)))
+	for len(out) < n && (len(a) > 0 || len(b) > 0) {
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0].Position.EmailKey < b[0].Position.EmailKey:
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0].Position.EmailKey < a[0].Position.EmailKey:
+			out, b = append(out, b[0]), b[1:]
+		default: // the same user
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return out
+}
+
+func (t *Tables) listUsers(ctx context.Context, query string, args ...any) ([]storage.ListedUser, error) {
+	out := []storage.ListedUser{}
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		u, err := t.scanUser(rows)
+		var u storage.ListedUser
+		err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.IsActive, &u.IsStaff, &u.IsSuperuser, &u.IsAdmin,
+			t.d.ScanTime(&u.DateJoined), t.d.ScanTime(&u.LastLogin), t.d.ScanTime(&u.PasswordChangedAt), &u.Position.EmailKey)
 		if err != nil {
 			return nil, fmt.Errorf("search users: %w", err)
 		}
+		u.Position.ID = u.ID
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/idp/idp/internal/storage"
@@ -12,14 +13,32 @@ func ptr[T any](v T) *T { return &v }
 
 func mustSearch(t *testing.T, s storage.Store, q storage.UserQuery) []int64 {
 	t.Helper()
+	ids := []int64{}
+	for _, u := range mustSearchListed(t, s, q) {
+		ids = append(ids, u.ID)
+	}
+	return ids
+}
+
+func mustSearchListed(t *testing.T, s storage.Store, q storage.UserQuery) []storage.ListedUser {
+	t.Helper()
 	us, err := s.SearchUsers(ctxT(t), q)
 	wantErr(t, "SearchUsers", err, nil)
-	return userIDs(us)
+	for _, u := range us {
+		if u.Position.ID != u.ID || u.Position.EmailKey != storage.EmailKey(u.Email) {
+			t.Fatalf("SearchUsers: user %d (%s) listed at %+v", u.ID, u.Email, u.Position)
+		}
+	}
+	return us
 }
+
+// after is the cursor of a search by q resuming after the user with that
+// email (LoadUsers' keys are their emails).
+func after(email string) storage.UserPosition { return storage.UserPosition{EmailKey: email} }
 
 var adminCases = []testCase{
 	{"admin/search-beyond-the-window", func(t *testing.T, s storage.Store) {
-		LoadUsers(t, s, 2600) // ids 1000…3599; the first scan window is 2000 users
+		LoadUsers(t, s, 2600) // ids 1000…3599 in email order; the name window is 2000 users
 		for _, tc := range []struct {
 			name string
 			q    storage.UserQuery
@@ -27,7 +46,10 @@ var adminCases = []testCase{
 		}{
 			{"all-after-window", storage.UserQuery{Q: "user0025", Limit: 3}, []int64{3500, 3501, 3502}},
 			{"both-steps", storage.UserQuery{Q: "staff 25", Limit: 5}, []int64{1250, 3500, 3510, 3520, 3530}},
-			{"both-steps-keyset", storage.UserQuery{Q: "staff 25", AfterID: 3510, Limit: 2}, []int64{3520, 3530}},
+			{"both-steps-keyset", storage.UserQuery{Q: "staff 25", After: after("user002510@example.com"), Limit: 2}, []int64{3520, 3530}},
+			{"email-range-keyset", storage.UserQuery{Q: "user0025", After: after("user002597@example.com"), Limit: 3}, []int64{3598, 3599}},
+			{"cursor-past-range", storage.UserQuery{Q: "user0025", After: after("user0026"), Limit: 3}, []int64{}},
+			{"cursor-before-range", storage.UserQuery{Q: "user0025", After: after("user0024"), Limit: 1}, []int64{3500}},
 			{"window-fills-page", storage.UserQuery{Q: "person", Limit: 2}, []int64{1001, 1002}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -48,27 +70,82 @@ var adminCases = []testCase{
 		c.IsActive, c.Name = false, "Carol"
 		cc, err := s.CreateUser(ctxT(t), c)
 		wantErr(t, "CreateUser", err, nil)
+		d := newUser("dora@example.net")
+		d.Name = `Dörte "the" ärger`
+		dd, err := s.CreateUser(ctxT(t), d)
+		wantErr(t, "CreateUser", err, nil)
 		for _, tc := range []struct {
 			name string
 			q    storage.UserQuery
 			want []int64
 		}{
-			{"all", storage.UserQuery{Limit: 10}, []int64{a.ID, bb.ID, cc.ID}},
+			{"all", storage.UserQuery{Limit: 10}, []int64{a.ID, bb.ID, cc.ID, dd.ID}},
 			{"email-prefix-any-case", storage.UserQuery{Q: "BOB@", Limit: 10}, []int64{bb.ID}},
 			{"prefix-not-infix", storage.UserQuery{Q: "lice@", Limit: 10}, []int64{}},
 			{"name-or-email", storage.UserQuery{Q: "ca", Limit: 10}, []int64{cc.ID}},
 			{"name-substring", storage.UserQuery{Q: "BBY", Limit: 10}, []int64{bb.ID}},
 			{"percent-literal", storage.UserQuery{Q: "100%_", Limit: 10}, []int64{bb.ID}},
 			{"underscore-literal", storage.UserQuery{Q: "a_", Limit: 10}, []int64{}},
+			{"underscore-literal-indexed", storage.UserQuery{Q: "0_x", Limit: 10}, []int64{}},
+			{"quotes-literal", storage.UserQuery{Q: `"THE"`, Limit: 10}, []int64{dd.ID}},
+			{"q-any-case-non-ascii", storage.UserQuery{Q: `RTE "THE" ÄRG`, Limit: 10}, []int64{dd.ID}},
 			{"active", storage.UserQuery{IsActive: ptr(false), Limit: 10}, []int64{cc.ID}},
 			{"staff", storage.UserQuery{IsStaff: ptr(true), Limit: 10}, []int64{bb.ID}},
-			{"keyset", storage.UserQuery{AfterID: a.ID, Limit: 1}, []int64{bb.ID}},
+			{"keyset", storage.UserQuery{After: storage.UserPosition{ID: a.ID}, Limit: 1}, []int64{bb.ID}},
+			{"q-by-email-key", storage.UserQuery{Q: "o", Limit: 10}, []int64{bb.ID, cc.ID}},
+			{"q-keyset", storage.UserQuery{Q: "o", After: after("bob@example.com"), Limit: 10}, []int64{cc.ID}},
 			{"invalid-text", storage.UserQuery{Q: "a\x00", Limit: 10}, []int64{}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				wantEqual(t, "ids", mustSearch(t, s, tc.q), tc.want)
 			})
 		}
+	}},
+	{"admin/search-pages-stable-under-inserts", func(t *testing.T, s storage.Store) {
+		// q matches 1,000 emails by prefix and 10 names, ordered by email
+		// key, not id: aa… (name, before the range), the range, zz… (name,
+		// after the name window). Between pages, matching users are
+		// inserted before the cursor (never listed) and after it (listed
+		// in their place); each user is listed once, in key order.
+		LoadUsers(t, s, 2600) // ids 1000…3599
+		create := func(email, name string) {
+			t.Helper()
+			u := newUser(email)
+			u.Name = name
+			if _, err := s.CreateUser(ctxT(t), u); err != nil {
+				t.Fatalf("CreateUser(%q): %v", email, err)
+			}
+		}
+		var want []string
+		for i := range 5 {
+			create(fmt.Sprintf("aa%d@example.org", i), fmt.Sprintf("Fan of USER001 %d", i))
+			create(fmt.Sprintf("zz%d@example.org", i), fmt.Sprintf("user001 fan %d", i))
+			want = append(want, fmt.Sprintf("aa%d@example.org", i), fmt.Sprintf("zz%d@example.org", i))
+		}
+		for i := 1000; i < 2000; i++ {
+			want = append(want, fmt.Sprintf("user%06d@example.com", i))
+		}
+		var got []string
+		var cursor storage.UserPosition
+		for page := 0; ; page++ {
+			us := mustSearchListed(t, s, storage.UserQuery{Q: "user001", After: cursor, Limit: 25})
+			for _, u := range us {
+				got = append(got, u.Email)
+			}
+			if len(us) < 25 {
+				break
+			}
+			cursor = us[len(us)-1].Position
+			create(fmt.Sprintf("a-new-%d@example.org", page), fmt.Sprintf("New user001 %d", page)) // before
+			if cursor.EmailKey < "user001999z" {
+				after := []string{fmt.Sprintf("zzz-new-%d@example.org", page), fmt.Sprintf("user001999z%02d@example.com", page)}
+				create(after[0], fmt.Sprintf("New user001 %d", page))
+				create(after[1], "Late user001") // both halves match: listed once
+				want = append(want, after...)
+			}
+		}
+		slices.Sort(want)
+		wantEqual(t, "emails listed", got, want)
 	}},
 	{"admin/update-user", func(t *testing.T, s storage.Store) {
 		a := mustCreateUser(t, s, "alice@example.com")

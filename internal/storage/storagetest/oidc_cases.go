@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -87,13 +88,66 @@ var oidcCases = []testCase{
 		wantEqual(t, "listed", len(l), 2)
 		wantEqual(t, "order", l[0].ClientID+","+l[1].ClientID, "a-app,b-app")
 		wantEqual(t, "empty scopes", l[0].Scopes, []string{})
-		wantErr(t, "delete", s.DeleteConsent(ctxT(t), u.ID, "b-app"), nil)
-		wantErr(t, "delete again", s.DeleteConsent(ctxT(t), u.ID, "b-app"), storage.ErrNotFound)
+		_, err = s.WithdrawConsent(ctxT(t), u.ID, "b-app", t0, "consent withdrawn")
+		wantErr(t, "withdraw", err, nil)
+		_, err = s.WithdrawConsent(ctxT(t), u.ID, "b-app", t0, "consent withdrawn")
+		wantErr(t, "withdraw again", err, storage.ErrNotFound)
 		_, err = s.GetConsent(ctxT(t), u.ID, "b-app")
 		wantErr(t, "get deleted", err, storage.ErrNotFound)
 		wantErr(t, "delete user", s.DeleteUser(ctxT(t), u.ID), nil)
 		l, _ = s.ListConsents(ctxT(t), u.ID)
 		wantEqual(t, "consents of a deleted user", len(l), 0)
+	}},
+	{"consents/withdraw-revokes-the-client's-families", func(t *testing.T, s storage.Store) {
+		u := mustCreateUser(t, s, "c@example.com")
+		other := mustCreateUser(t, s, "d@example.com")
+		wantErr(t, "put", s.PutConsent(ctxT(t), storage.Consent{UserID: u.ID, ClientID: "app", Scopes: []string{"openid"}, GrantedAt: t0}), nil)
+		wantErr(t, "put other", s.PutConsent(ctxT(t), storage.Consent{UserID: other.ID, ClientID: "app", Scopes: []string{"openid"}, GrantedAt: t0}), nil)
+		// live1, live2: the user's under the client (two browser sessions);
+		// gone: already revoked; elsewhere: another client; others: another
+		// user of the client; plain: a password-login family, no link.
+		for _, f := range []struct {
+			id, client string
+			user       int64
+		}{{"live1", "app", u.ID}, {"live2", "app", u.ID}, {"gone", "app", u.ID}, {"elsewhere", "other-app", u.ID}, {"others", "app", other.ID}, {"plain", "", u.ID}} {
+			wantErr(t, "create "+f.id, s.CreateFamily(ctxT(t), newFamily(f.id, f.user)), nil)
+			if f.client != "" {
+				wantErr(t, "link "+f.id, s.CreateGrantLink(ctxT(t), storage.GrantLink{FamilyID: f.id, BrowserSessionID: "sid-" + f.id,
+					ClientID: f.client, UserID: f.user, AuthTime: t0, CreatedAt: t0}), nil)
+			}
+		}
+		_, err := s.RevokeFamily(ctxT(t), "gone", t0, "logout")
+		wantErr(t, "revoke gone", err, nil)
+
+		at := t0.Add(time.Hour)
+		n, err := s.WithdrawConsent(ctxT(t), u.ID, "app", at, "consent withdrawn")
+		wantErr(t, "withdraw", err, nil)
+		wantEqual(t, "families revoked", n, int64(2))
+		_, err = s.GetConsent(ctxT(t), u.ID, "app")
+		wantErr(t, "consent after withdrawal", err, storage.ErrNotFound)
+		for id, want := range map[string]string{"live1": "consent withdrawn", "live2": "consent withdrawn", "gone": "logout", "elsewhere": "", "others": "", "plain": ""} {
+			f, err := s.GetFamily(ctxT(t), id)
+			wantErr(t, "get "+id, err, nil)
+			if f.RevokeReason != want || (want == "consent withdrawn") != f.RevokedAt.Equal(norm(at)) {
+				t.Fatalf("family %s: revoked %v (%q), want reason %q", id, f.RevokedAt, f.RevokeReason, want)
+			}
+		}
+		if _, err := s.GetConsent(ctxT(t), other.ID, "app"); err != nil {
+			t.Fatalf("another user's consent: %v", err)
+		}
+
+		// no consent: ErrNotFound and nothing revoked, though a family is
+		// linked to the client again
+		wantErr(t, "create late", s.CreateFamily(ctxT(t), newFamily("late", u.ID)), nil)
+		wantErr(t, "link late", s.CreateGrantLink(ctxT(t), storage.GrantLink{FamilyID: "late", BrowserSessionID: "sid-late",
+			ClientID: "app", UserID: u.ID, AuthTime: t0, CreatedAt: t0}), nil)
+		_, err = s.WithdrawConsent(ctxT(t), u.ID, "app", at, "consent withdrawn")
+		wantErr(t, "withdraw again", err, storage.ErrNotFound)
+		if f, _ := s.GetFamily(ctxT(t), "late"); !f.RevokedAt.IsZero() {
+			t.Fatalf("a withdrawal without consent revoked %+v", f)
+		}
+		_, err = s.WithdrawConsent(ctxT(t), u.ID, "a\x00pp", at, "consent withdrawn")
+		wantErr(t, "invalid client id", err, storage.ErrNotFound)
 	}},
 	{"grant-links/by-session-and-client", func(t *testing.T, s storage.Store) {
 		links := []storage.GrantLink{
@@ -126,4 +180,28 @@ var oidcCases = []testCase{
 		_, err = s.GetGrantLink(ctxT(t), "f1")
 		wantErr(t, "get deleted", err, storage.ErrNotFound)
 	}},
+}
+
+// WithdrawConsentIsAtomic checks that a withdrawal whose family revocation
+// fails changes nothing: breakRevocations makes every later update of
+// refresh_families.revoked_at fail (a trigger), as a crash or a lost
+// connection between the two statements would.
+func WithdrawConsentIsAtomic(t *testing.T, s storage.Store, breakRevocations func(context.Context) error) {
+	u := mustCreateUser(t, s, "c@example.com")
+	wantErr(t, "put", s.PutConsent(ctxT(t), storage.Consent{UserID: u.ID, ClientID: "app", Scopes: []string{"openid"}, GrantedAt: t0}), nil)
+	wantErr(t, "create", s.CreateFamily(ctxT(t), newFamily("live", u.ID)), nil)
+	wantErr(t, "link", s.CreateGrantLink(ctxT(t), storage.GrantLink{FamilyID: "live", BrowserSessionID: "sid",
+		ClientID: "app", UserID: u.ID, AuthTime: t0, CreatedAt: t0}), nil)
+	if err := breakRevocations(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WithdrawConsent(ctxT(t), u.ID, "app", t0, "consent withdrawn"); err == nil {
+		t.Fatal("WithdrawConsent succeeded though revoking its families failed")
+	}
+	if _, err := s.GetConsent(ctxT(t), u.ID, "app"); err != nil {
+		t.Fatalf("the consent is gone though its families were not revoked: %v", err)
+	}
+	if f, _ := s.GetFamily(ctxT(t), "live"); !f.RevokedAt.IsZero() {
+		t.Fatalf("family revoked: %+v", f)
+	}
 }
