@@ -107,9 +107,6 @@ type signer struct {
 // Public returns the Go public key (jwx checks its type).
 func (s *signer) Public() crypto.PublicKey { return &s.priv.PublicKey }
 
-// Unwrap returns the crypto/rsa key, for code that needs the raw key.
-func (s *signer) Unwrap() *rsa.PrivateKey { return s.priv }
-
 var errFault = errors.New("opensslrsa: OpenSSL signature did not verify")
 
 // Sign implements crypto.Signer.
