@@ -22,6 +22,9 @@ store), prints what it is serving, and serves until SIGINT or SIGTERM, then lets
 requests finish (http.shutdown_timeout). An invalid configuration is refused with every
 problem listed, before anything is created.
 
+With admin.addr set, the admin API and console (/admin/...) are served on that listener of
+their own and answer 404 on http.addr; metrics.addr and debug.addr open further listeners.
+
 Password hashes run on passwords.max_concurrent_hashes workers (one per CPU by default),
 on threads of lowered priority (Linux). Unless set in the environment, serve raises
 GOMAXPROCS by the number of workers and sets GOMEMLIMIT to passwords.memory_limit_mib
@@ -44,6 +47,13 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 				return fmt.Errorf("listen on %s: %w (another idp running? pick another port with --http-addr or IDP_HTTP_ADDR)", cfg.HTTP.Addr, err)
 			}
 			defer ln.Close()
+			var adminLn net.Listener
+			if cfg.Admin.Addr != "" {
+				if adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+					return fmt.Errorf("listen on %s (admin.addr): %w", cfg.Admin.Addr, err)
+				}
+				defer adminLn.Close()
+			}
 			derived := cfg.IssuerDerived()
 			if derived {
 				// With port 0 the port is known only now.
@@ -70,7 +80,8 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 			if keys, err := store.ListSigningKeys(ctx); err == nil && len(keys) == 0 {
 				created = append(created, "first signing keys")
 			}
-			srv, err := server.New(ctx, server.Options{Config: cfg, Store: store, KEKs: keks, Logger: log, Version: version})
+			srv, err := server.New(ctx, server.Options{Config: cfg, Store: store, KEKs: keks, Logger: log, Version: version,
+				AdminListener: adminLn})
 			if err != nil {
 				return err
 			}
@@ -78,6 +89,7 @@ are bound to the issuer: set tokens.issuer to the URL clients reach idp at.`,
 			srv.Announce(a.stderr, server.Startup{
 				Version:       buildInfo().Line(),
 				Listener:      ln.Addr(),
+				AdminListener: addrOf(adminLn),
 				IssuerDerived: derived,
 				DevKEK:        server.DevelopmentKEK(cfg),
 				Created:       created,
@@ -121,4 +133,12 @@ or not up to date.`,
 	}
 	jsonFlag(cmd, &asJSON)
 	return cmd
+}
+
+// addrOf is ln's address, nil for no listener.
+func addrOf(ln net.Listener) net.Addr {
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
 }

@@ -405,3 +405,51 @@ func TestServeAddressInUse(t *testing.T) {
 		t.Fatalf("serve on a busy address: %v, want a listen error naming the address", r.err)
 	}
 }
+
+// TestServeAdminAddr: admin.addr moves the admin surface to a listener
+// serve opens before the start-up block, which names it; a taken
+// admin.addr stops serve with the key's name.
+func TestServeAdminAddr(t *testing.T) {
+	sandbox(t)
+	adminAddr := freeAddr(t)
+	t.Setenv("IDP_ADMIN_ADDR", adminAddr)
+	s := serve(t, freeAddr(t))
+	get := func(url string) int {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := get(s.url + "/admin/login"); st != http.StatusNotFound {
+		t.Errorf("console on the public listener: %d, want 404", st)
+	}
+	if st := get("http://" + adminAddr + "/admin/login"); st != http.StatusOK {
+		t.Errorf("console on the admin listener: %d, want 200", st)
+	}
+	if w := "admin      http://" + adminAddr + "/admin/  (admin.addr; not served on the public listener)"; !strings.Contains(s.logs.String(), w) {
+		t.Errorf("start-up block lacks %q:\n%s", w, s.logs)
+	}
+	if err := s.shutdown(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if listening(adminAddr) {
+		t.Error("admin listener still open after serve returned")
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	t.Setenv("IDP_ADMIN_ADDR", taken.Addr().String())
+	t.Setenv("IDP_HTTP_ADDR", freeAddr(t))
+	root := newRoot(strings.NewReader(""), io.Discard, io.Discard)
+	root.SetArgs([]string{"serve"})
+	err = root.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "(admin.addr)") {
+		t.Errorf("serve with a taken admin.addr: %v, want an error naming admin.addr", err)
+	}
+}

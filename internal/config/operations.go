@@ -29,6 +29,15 @@ func (c Config) validateOperations() []string {
 			bad("metrics.addr", a, "must differ from http.addr: metrics are never served on the public port")
 		}
 	}
+	// Each listener needs a port of its own (port 0 picks a free one).
+	for _, l := range []struct{ key, addr string }{{"metrics.addr", c.Metrics.Addr}, {"debug.addr", c.Debug.Addr}} {
+		if a := c.Admin.Addr; a != "" && a == l.addr && !strings.HasSuffix(a, ":0") {
+			bad("admin.addr", a, "must differ from %s", l.key)
+		}
+	}
+	if a := c.Admin.Addr; a != "" && a == c.HTTP.Addr && !strings.HasSuffix(a, ":0") {
+		bad("admin.addr", a, "must differ from http.addr: set it to move the admin surface to a listener of its own, or leave it empty to serve it on http.addr")
+	}
 	if c.Keys.EncryptionKeysFile != "" {
 		if _, err := c.fileKEKs(); err != nil {
 			p = append(p, err.Error())

@@ -19,6 +19,13 @@ func TestValidateOperations(t *testing.T) {
 		{"metrics/not-host-port", func(c *Config) { c.Metrics.Addr = "9090" }, `metrics.addr: "9090": must be host:port`},
 		{"metrics/bad-port", func(c *Config) { c.Metrics.Addr = ":http9" }, `metrics.addr: ":http9": port must be a number`},
 		{"metrics/public-port", func(c *Config) { c.Metrics.Addr = c.HTTP.Addr }, `metrics.addr: "127.0.0.1:8080": must differ from http.addr`},
+		{"admin/own-listener", func(c *Config) { c.Admin.Addr = "127.0.0.1:8081" }, ""},
+		{"admin/port-zero-twice", func(c *Config) { c.HTTP.Addr, c.Admin.Addr = "127.0.0.1:0", "127.0.0.1:0" }, ""},
+		{"admin/not-host-port", func(c *Config) { c.Admin.Addr = "8081" }, `admin.addr: "8081": must be host:port`},
+		{"admin/bad-port", func(c *Config) { c.Admin.Addr = "127.0.0.1:99999" }, `admin.addr: "127.0.0.1:99999": port must be a number from 0 to 65535`},
+		{"admin/public-port", func(c *Config) { c.Admin.Addr = c.HTTP.Addr }, `admin.addr: "127.0.0.1:8080": must differ from http.addr`},
+		{"admin/metrics-port", func(c *Config) { c.Admin.Addr, c.Metrics.Addr = "127.0.0.1:9090", "127.0.0.1:9090" }, `admin.addr: "127.0.0.1:9090": must differ from metrics.addr`},
+		{"admin/debug-port", func(c *Config) { c.Admin.Addr, c.Debug.Addr = "127.0.0.1:6060", "127.0.0.1:6060" }, `admin.addr: "127.0.0.1:6060": must differ from debug.addr`},
 		{"read-header/zero", func(c *Config) { c.HTTP.ReadHeaderTimeout = 0 }, `http.read_header_timeout: "0s": must be positive`},
 		{"read-header/over-read", func(c *Config) { c.HTTP.ReadHeaderTimeout = 11 * time.Second }, `http.read_header_timeout: "11s": must not exceed http.read_timeout (10s)`},
 	} {

@@ -17,6 +17,9 @@ type Startup struct {
 	Version string
 	// Listener is the address actually listened on.
 	Listener net.Addr
+	// AdminListener is the admin listener's address (admin.addr), nil
+	// when the admin surface is served on Listener.
+	AdminListener net.Addr
 	// IssuerDerived: tokens.issuer was not configured, it was derived
 	// from the listen address.
 	IssuerDerived bool
@@ -56,6 +59,11 @@ func (s *Server) Announce(w io.Writer, st Startup) {
 	if st.IssuerDerived {
 		issuerNote = "derived from http.addr; set tokens.issuer to the URL clients use"
 	}
+	admin, adminNote := issuer+"/admin/", ""
+	if st.AdminListener != nil {
+		u, _ := listenURL(st.AdminListener)
+		admin, adminNote = u+"/admin/", "admin.addr; not served on the public listener"
+	}
 	kek := "configured (keys.encryption_keys)"
 	if st.DevKEK != "" {
 		kek = "DEVELOPMENT key in " + st.DevKEK + " (not for production: set IDP_KEYS_ENCRYPTION_KEY)"
@@ -66,6 +74,7 @@ func (s *Server) Announce(w io.Writer, st Startup) {
 			slog.String("listen", listen), slog.String("issuer", issuer), slog.Bool("issuer_derived", st.IssuerDerived),
 			slog.String("discovery", issuer+"/.well-known/openid-configuration"),
 			slog.String("jwks", issuer+"/.well-known/jwks.json"),
+			slog.String("admin", admin),
 			slog.String("store", store), slog.Bool("development_kek", st.DevKEK != ""),
 			slog.String("rs256", s.rsaImpl),
 			slog.Any("created", st.Created))
@@ -84,6 +93,7 @@ func (s *Server) Announce(w io.Writer, st Startup) {
 	row("discovery", issuer+"/.well-known/openid-configuration", "")
 	row("jwks", issuer+"/.well-known/jwks.json", "")
 	row("api", issuer+cfg.HTTP.APIPrefix+"/", "")
+	row("admin", admin, adminNote)
 	row("store", store, "")
 	row("kek", kek, "")
 	row("rs256", s.rsaImpl, "keys.rsa_implementation")

@@ -87,6 +87,7 @@ func TestAnnounce(t *testing.T) {
 		"issuer     http://127.0.0.1:8080  (derived from http.addr; set tokens.issuer to the URL clients use; tokens are bound to it)\n",
 		"discovery  http://127.0.0.1:8080/.well-known/openid-configuration\n",
 		"jwks       http://127.0.0.1:8080/.well-known/jwks.json\n",
+		"admin      http://127.0.0.1:8080/admin/\n",
 		"store      sqlite data/idp.db",
 		"kek        DEVELOPMENT key in keys/kek",
 		"try        curl -s http://127.0.0.1:8080/api/register/",
@@ -95,6 +96,12 @@ func TestAnnounce(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("start-up block lacks %q:\n%s", w, out)
 		}
+	}
+
+	b.Reset()
+	e.srv.Announce(&b, Startup{Version: "idp test", Listener: ln, AdminListener: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 8081}})
+	if w := "admin      http://10.0.0.5:8081/admin/  (admin.addr; not served on the public listener)\n"; !strings.Contains(b.String(), w) {
+		t.Errorf("start-up block with admin.addr lacks %q:\n%s", w, b.String())
 	}
 
 	var logs logBuffer

@@ -53,6 +53,10 @@ type Options struct {
 	// MetricsListener, if set, serves /metrics instead of a listener
 	// opened on metrics.addr (tests). Ignored when metrics.addr is empty.
 	MetricsListener net.Listener
+	// AdminListener, if set, serves the admin API and console instead of
+	// a listener opened on admin.addr (serve opens it before the start-up
+	// block; tests inject one). Ignored when admin.addr is empty.
+	AdminListener net.Listener
 }
 
 // Server is a wired idp.
@@ -74,7 +78,9 @@ type Server struct {
 	// metrics is nil when metrics.addr is empty.
 	metrics   *metrics.Metrics
 	metricsLn net.Listener
-	oidc      oidcParts
+	// adminLn is the injected admin listener (see Options.AdminListener).
+	adminLn net.Listener
+	oidc    oidcParts
 	// rsaImpl names what makes RS256 signatures, for the start-up banner.
 	rsaImpl string
 }
@@ -195,7 +201,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: opts.Store, rsaImpl: rsaImpl, log: log, Signer: sig, Users: us, Tokens: ts, Guard: guard, Login: login,
-		Clients: registry, revoked: revoked, now: now, metrics: met, metricsLn: opts.MetricsListener}
+		Clients: registry, revoked: revoked, now: now, metrics: met, metricsLn: opts.MetricsListener,
+		adminLn: opts.AdminListener}
 	var apiTokens httpapi.Tokens = ts
 	var apiLogin httpapi.Login = login
 	if met != nil {
@@ -213,10 +220,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	var outer echo.MiddlewareFunc
+	if cfg.Admin.Addr != "" {
+		outer = separateListeners
+	}
 	if met != nil {
 		// Outermost: it sees routing, every middleware, the JWKS fast path
 		// and the status the error handler renders.
-		outer = met.HTTP
+		outer = chain(met.HTTP, outer)
 	}
 	api := httpapi.New(httpapi.Options{
 		Users:            us,
@@ -244,6 +254,14 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	admin.Mount(api, s.adminOptions(proxies))
 	s.handler = api
 	return s, nil
+}
+
+// chain is the middleware running outer, then inner (nil: none).
+func chain(outer, inner echo.MiddlewareFunc) echo.MiddlewareFunc {
+	if inner == nil {
+		return outer
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc { return outer(inner(next)) }
 }
 
 // KeyPolicy is the signing-key schedule the configuration asks for. A
@@ -419,53 +437,73 @@ func (s *Server) ready(ctx context.Context) error {
 	return s.probe.check(ctx, s.now(), s.log, s.store)
 }
 
-// Run serves on ln (and /metrics on metrics.addr, if set) until ctx is
-// cancelled, then shuts down gracefully: it stops accepting, answers every
-// request it has read (see drainer), all within http.shutdown_timeout;
-// background loops stop, and Run returns.
+// Run serves on ln (the admin surface on admin.addr and /metrics on
+// metrics.addr, if set) until ctx is cancelled, then shuts down
+// gracefully: it stops accepting, answers every request it has read (see
+// drainer), all within http.shutdown_timeout; background loops stop, and
+// Run returns.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	metricsLn, err := s.listenMetrics()
+	ln = &closeOnce{Listener: ln}
+	// Every listener asked for opens, or none serves.
+	listeners := []net.Listener{ln}
+	closeAll := func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}
+	adminLn, err := s.listenAdmin()
 	if err != nil {
-		_ = ln.Close()
+		closeAll()
 		return err
 	}
-	d := newDrainer()
-	ln = &closeOnce{Listener: ln}
-	hs := &http.Server{
-		Handler:           d.wrap(s.handler),
-		ConnState:         d.track,
-		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
-		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
-		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
-		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	if adminLn != nil {
+		adminLn = &closeOnce{Listener: adminLn}
+		listeners = append(listeners, adminLn)
 	}
-	releaseStartupMemory()
+	metricsLn, err := s.listenMetrics()
+	if err != nil {
+		closeAll()
+		return err
+	}
+	if metricsLn != nil {
+		listeners = append(listeners, metricsLn)
+	}
 	var debugLn net.Listener
 	if addr := s.cfg.Debug.Addr; addr != "" {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			_ = ln.Close()
-			if metricsLn != nil {
-				_ = metricsLn.Close()
-			}
+			closeAll()
 			return fmt.Errorf("debug listener on %s: %w", addr, err)
 		}
 		debugLn = l
 	}
+	// The public and admin listeners share one drainer: a shutdown
+	// answers what either has read.
+	d := newDrainer()
+	hs := s.httpServer(ctx, d, false)
+	var ahs *http.Server
+	if adminLn != nil {
+		ahs = s.httpServer(ctx, d, true)
+	}
+	releaseStartupMemory()
 	g, gctx := errgroup.WithContext(ctx)
 	if debugLn != nil {
 		g.Go(func() error { return s.serveDebug(gctx, debugLn) })
 	}
-	g.Go(func() error {
-		s.log.Info("serving", "addr", ln.Addr().String(), "store", s.store.Backend(), "issuer", s.cfg.IssuerURL())
-		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !d.draining.Load() {
-			return fmt.Errorf("http server: %w", err)
-		}
-		return nil
-	})
+	serve := func(name string, hs *http.Server, ln net.Listener) {
+		g.Go(func() error {
+			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !d.draining.Load() {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	s.log.Info("serving", "addr", ln.Addr().String(), "store", s.store.Backend(), "issuer", s.cfg.IssuerURL())
+	serve("http server", hs, ln)
+	if ahs != nil {
+		s.log.Info("serving the admin surface", "addr", adminLn.Addr().String())
+		serve("admin server", ahs, adminLn)
+	}
 	if metricsLn != nil {
 		g.Go(func() error { return s.serveMetrics(gctx, metricsLn) })
 	}
@@ -478,12 +516,24 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		// carries before Shutdown closes what is left (idle, quiet ones).
 		d.draining.Store(true)
 		_ = ln.Close()
+		if adminLn != nil {
+			_ = adminLn.Close()
+		}
 		d.drain(sctx)
-		if err := hs.Shutdown(sctx); err != nil {
-			// Requests still running after the timeout are cut off, so that
-			// none outlives Run (and the store closed after it).
-			_ = hs.Close()
-			return fmt.Errorf("graceful shutdown: %w", err)
+		var errs []error
+		for _, hs := range []*http.Server{hs, ahs} {
+			if hs == nil {
+				continue
+			}
+			if err := hs.Shutdown(sctx); err != nil {
+				// Requests still running after the timeout are cut off, so
+				// that none outlives Run (and the store closed after it).
+				_ = hs.Close()
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("graceful shutdown: %w", errors.Join(errs...))
 		}
 		return nil
 	})
@@ -514,6 +564,27 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	err = g.Wait()
 	s.log.Info("stopped")
 	return err
+}
+
+// httpServer is the http.Server of the public listener or, with admin,
+// of the admin listener: the same handler and limits; the admin one
+// marks its requests (see separateListeners).
+func (s *Server) httpServer(ctx context.Context, d *drainer, admin bool) *http.Server {
+	base := context.WithoutCancel(ctx)
+	if admin {
+		base = adminContext(base)
+	}
+	return &http.Server{
+		Handler:           d.wrap(s.handler),
+		ConnState:         d.track,
+		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
 }
 
 // janitor deletes dead sessions and stale throttle state every
