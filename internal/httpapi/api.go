@@ -244,12 +244,33 @@ func requestLogger(log *slog.Logger) middleware.RequestLoggerConfig {
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cache-Control", cacheNoStore)
+		h["X-Content-Type-Options"] = valNosniff
+		h["X-Frame-Options"] = valDeny
+		h["Referrer-Policy"] = valSameOrigin
+		h["Cache-Control"] = valNoStore
 		return next(c)
 	}
+}
+
+// Header values set on every answer, shared by all responses instead of a
+// new []string each (http.Header.Set's): nothing changes a value in
+// place, and Header.Add on one of them copies (each has cap 1).
+var (
+	valNosniff    = []string{"nosniff"}
+	valDeny       = []string{"DENY"}
+	valSameOrigin = []string{"same-origin"}
+	valNoStore    = []string{cacheNoStore}
+	valJSON       = []string{mimeJSON}
+	valAllow      = map[string][]string{allowPost: {allowPost}, allowGetHeadOption: {allowGetHeadOption}}
+)
+
+// setAllow sets the Allow header, shared for the usual values.
+func setAllow(h http.Header, allow string) {
+	if v, ok := valAllow[allow]; ok {
+		h["Allow"] = v
+		return
+	}
+	h["Allow"] = []string{allow}
 }
 
 func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {

@@ -200,7 +200,7 @@ func writeJSON(c echo.Context, status int, body any) error {
 		status = http.StatusInternalServerError
 	}
 	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, mimeJSON)
+	h[echo.HeaderContentType] = valJSON
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
 	c.Response().WriteHeader(status)
 	if c.Request().Method == http.MethodHead {

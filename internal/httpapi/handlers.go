@@ -40,7 +40,7 @@ type refreshBody struct {
 // POST register/ — open to anyone, but DRF's default authentication still
 // runs: a present, invalid bearer token is a 401 and creates nothing.
 func (a *api) register(c echo.Context) error {
-	c.Response().Header().Set("Allow", allowPost)
+	setAllow(c.Response().Header(), allowPost)
 	if _, present, err := a.authenticate(c); present && err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (a *api) verifyToken(c echo.Context) error {
 // GET logged-user/ — the bearer's user. Authentication comes before the
 // method check, as in DRF.
 func (a *api) loggedUser(c echo.Context) error {
-	c.Response().Header().Set("Allow", allowGetHeadOption)
+	setAllow(c.Response().Header(), allowGetHeadOption)
 	p, err := a.requireUser(c)
 	if err != nil {
 		return err
@@ -290,7 +290,7 @@ func (a *api) postField(c echo.Context, meta metadata, name string) (value strin
 // answer, OPTIONS with DRF-style metadata, 405 for other methods. done
 // reports that the response (or error) is final.
 func (a *api) preflight(c echo.Context, allow string, meta metadata) (done bool, err error) {
-	c.Response().Header().Set("Allow", allow)
+	setAllow(c.Response().Header(), allow)
 	switch c.Request().Method {
 	case http.MethodPost:
 		return false, nil

@@ -2,11 +2,13 @@ package tokens
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -181,23 +183,90 @@ func (s *Service) signRefreshWith(f storage.Family, g *Grant) (string, error) {
 	return tok, nil
 }
 
-// sign makes a compact JWS of payload with header {"alg","kid","typ"}.
+// sign makes a compact JWS of payload with header {"alg","kid","typ"}
+// (RFC 7515 §7.1): the protected header is rendered by jwx once per key
+// and type (headers), the signature made by jwx's signer for the key's
+// algorithm over the key's crypto.Signer — the bytes jws.Sign produces,
+// without its per-call header map, JSON encoding and copies (a test
+// compares the two).
 func sign(key *signer.Key, typ string, payload []byte) (string, error) {
 	if key.Signer() == nil {
 		return "", fmt.Errorf("key %s has no private key", key.KID)
 	}
-	h := jws.NewHeaders()
-	if err := h.Set(jws.KeyIDKey, key.KID); err != nil {
-		return "", err
-	}
-	if err := h.Set(jws.TypeKey, typ); err != nil {
-		return "", err
-	}
-	out, err := jws.Sign(payload, jws.WithKey(key.Alg, key.Signer(), jws.WithProtectedHeaders(h)))
+	h, err := headers.get(key, typ)
 	if err != nil {
 		return "", fmt.Errorf("sign with %s: %w", key.KID, err)
 	}
-	return string(out), nil
+	enc := base64.RawURLEncoding
+	n := len(h.b64) + 1 + enc.EncodedLen(len(payload))
+	// One buffer: the signing input, then '.' and the signature (at most
+	// 4096-bit RSA: 512 bytes, 683 encoded).
+	buf := make([]byte, n, n+1+enc.EncodedLen(512))
+	copy(buf, h.b64)
+	buf[len(h.b64)] = '.'
+	enc.Encode(buf[len(h.b64)+1:], payload)
+	sig, err := h.signer.Sign(buf, key.Signer())
+	if err != nil {
+		return "", fmt.Errorf("sign with %s: %w", key.KID, err)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// headers is the process's rendered protected headers.
+var headers headerCache
+
+// headerCache holds each key's rendered protected header per token type.
+// Keys are few (a ring's active, next and retired ones) and immutable
+// under their kid; the cache is emptied when it outgrows maxHeaders.
+type headerCache struct {
+	mu sync.RWMutex
+	m  map[headerKey]*renderedHeader
+}
+
+const maxHeaders = 64
+
+type headerKey struct{ kid, typ, alg string }
+
+type renderedHeader struct {
+	b64    string // base64url of the header JSON
+	signer jws.Signer
+}
+
+func (c *headerCache) get(key *signer.Key, typ string) (*renderedHeader, error) {
+	k := headerKey{key.KID, typ, key.Alg.String()}
+	c.mu.RLock()
+	h := c.m[k]
+	c.mu.RUnlock()
+	if h != nil {
+		return h, nil
+	}
+	hdr := jws.NewHeaders()
+	for _, kv := range []struct {
+		name  string
+		value any
+	}{{jws.AlgorithmKey, key.Alg}, {jws.KeyIDKey, key.KID}, {jws.TypeKey, typ}} {
+		if err := hdr.Set(kv.name, kv.value); err != nil {
+			return nil, err
+		}
+	}
+	js, err := json.Marshal(hdr)
+	if err != nil {
+		return nil, err
+	}
+	sg, err := jws.NewSigner(key.Alg)
+	if err != nil {
+		return nil, err
+	}
+	h = &renderedHeader{b64: base64.RawURLEncoding.EncodeToString(js), signer: sg}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxHeaders {
+		c.m = map[headerKey]*renderedHeader{}
+	}
+	c.m[k] = h
+	c.mu.Unlock()
+	return h, nil
 }
 
 // newJTI is a random UUIDv4 as 32 lowercase hex characters, like

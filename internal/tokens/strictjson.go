@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"strings"
 )
 
@@ -23,82 +22,174 @@ var (
 
 // strictObject decodes a JSON object into its members, refusing duplicate
 // member names at any depth, trailing data and anything but an object.
+// The members' values are b's own bytes (as json.RawMessage, what
+// encoding/json would copy out), the names decoded as encoding/json does.
 func strictObject(b []byte) (map[string]json.RawMessage, error) {
-	if err := checkNoDuplicates(b); err != nil {
+	m := make(map[string]json.RawMessage, 16)
+	if err := walkDocument(b, m); err != nil {
 		return nil, err
-	}
-	m := map[string]json.RawMessage{}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, errNotObject
 	}
 	return m, nil
 }
 
-// checkNoDuplicates walks b's tokens: one JSON object, no member name twice
-// in any object, nothing after it.
-func checkNoDuplicates(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	// One frame per open object or array: the member names seen (nil for
-	// an array) and whether the next token of an object is a name.
-	type frame struct {
-		names     map[string]bool
-		expectKey bool
+// checkNoDuplicates reports whether b is one JSON object with no member
+// name twice in any object, at any depth, and nothing after it. It runs on
+// every token verified, so it allocates nothing for what idp issues:
+// encoding/json validates b (json.Valid), then one walk over the valid
+// bytes compares each object's names — as raw bytes when a name is plain
+// ASCII without escapes, else as encoding/json decodes it (escapes,
+// invalid UTF-8 and lone surrogates become what Unmarshal makes of them,
+// so "\u0061" and "a" are the same name).
+func checkNoDuplicates(b []byte) error { return walkDocument(b, nil) }
+
+// walkDocument checks b as checkNoDuplicates does and, if top is not
+// nil, puts the object's members in it.
+func walkDocument(b []byte, top map[string]json.RawMessage) error {
+	if !json.Valid(b) {
+		return errNotObject
 	}
-	var stack []*frame
-	first := true
+	i := skipSpace(b, 0)
+	if b[i] != '{' {
+		return errNotObject
+	}
+	_, err := walkObject(b, i, top)
+	return err
+}
+
+// walkValue walks the valid JSON value starting at b[i] and returns the
+// index just past it.
+func walkValue(b []byte, i int) (int, error) {
+	switch b[i] {
+	case '{':
+		return walkObject(b, i, nil)
+	case '[':
+		i = skipSpace(b, i+1)
+		if b[i] == ']' {
+			return i + 1, nil
+		}
+		for {
+			end, err := walkValue(b, i)
+			if err != nil {
+				return 0, err
+			}
+			i = skipSpace(b, end)
+			if b[i] == ']' {
+				return i + 1, nil
+			}
+			i = skipSpace(b, i+1) // past ','
+		}
+	case '"':
+		return stringEnd(b, i), nil
+	default: // number, true, false, null
+		for i < len(b) && !endsLiteral(b[i]) {
+			i++
+		}
+		return i, nil
+	}
+}
+
+// manyNames is the member count past which an object's names go into a
+// map instead of being compared pairwise.
+const manyNames = 32
+
+// walkObject walks the object starting at b[i] ('{'), putting its members
+// in members unless that is nil.
+func walkObject(b []byte, i int, members map[string]json.RawMessage) (int, error) {
+	var small [16][]byte
+	names := small[:0]
+	var seen map[string]bool
+	i = skipSpace(b, i+1)
+	if b[i] == '}' {
+		return i + 1, nil
+	}
 	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			if len(stack) != 0 || first {
-				return errNotObject
-			}
-			return nil
+		end := stringEnd(b, i)
+		name := b[i+1 : end-1]
+		if needsDecoding(name) {
+			var s string
+			_ = json.Unmarshal(b[i:end], &s) // b is valid: a string
+			name = []byte(s)
 		}
+		var key string
+		switch {
+		case members != nil:
+			key = string(name)
+			if _, dup := members[key]; dup {
+				return 0, errDuplicateMember
+			}
+		case seen != nil:
+			if seen[string(name)] {
+				return 0, errDuplicateMember
+			}
+			seen[string(name)] = true
+		default:
+			for _, n := range names {
+				if bytes.Equal(n, name) {
+					return 0, errDuplicateMember
+				}
+			}
+			names = append(names, name)
+			if len(names) > manyNames {
+				seen = make(map[string]bool, 2*manyNames)
+				for _, n := range names {
+					seen[string(n)] = true
+				}
+			}
+		}
+		i = skipSpace(b, end)
+		i = skipSpace(b, i+1) // past ':'
+		end, err := walkValue(b, i)
 		if err != nil {
-			return errNotObject
+			return 0, err
 		}
-		if first {
-			if d, ok := tok.(json.Delim); !ok || d != '{' {
-				return errNotObject
-			}
-		} else if len(stack) == 0 {
-			return errNotObject // trailing data after the object
+		if members != nil {
+			members[key] = b[i:end:end]
 		}
-		first = false
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
+		i = skipSpace(b, end)
+		if b[i] == '}' {
+			return i + 1, nil
 		}
-		if top != nil && top.names != nil && top.expectKey {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			name, ok := tok.(string)
-			if !ok {
-				return errNotObject
-			}
-			if top.names[name] {
-				return errDuplicateMember
-			}
-			top.names[name] = true
-			top.expectKey = false
-			continue
-		}
-		// A value (or the end of an array).
-		if top != nil && top.names != nil {
-			top.expectKey = true
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{names: map[string]bool{}, expectKey: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{})
-		case json.Delim(']'), json.Delim('}'):
-			stack = stack[:len(stack)-1]
+		i = skipSpace(b, i+1) // past ','
+	}
+}
+
+// stringEnd is the index just past the valid JSON string starting at b[i].
+func stringEnd(b []byte, i int) int {
+	for i++; ; i++ {
+		switch b[i] {
+		case '\\':
+			i++ // the escaped byte (a \uXXXX's digits are plain bytes)
+		case '"':
+			return i + 1
 		}
 	}
+}
+
+// needsDecoding: name (a string's raw bytes) holds an escape or a
+// non-ASCII byte, so its decoded form may differ from its bytes.
+func needsDecoding(name []byte) bool {
+	for _, c := range name {
+		if c == '\\' || c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// endsLiteral: c is the first byte after a number or literal.
+func endsLiteral(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
 }
 
 // checkHeader decodes a compact token's protected header strictly and
