@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // OpenID Connect ID tokens (OIDC Core §2), always RS256 — the algorithm
@@ -104,8 +103,7 @@ func (s *Service) VerifyIDTokenHint(token string) (IDTokenHint, error) {
 	if err := checkCompact(token); err != nil {
 		return IDTokenHint{}, ErrBadIDTokenHint
 	}
-	kp := keyProvider{keys: s.keys}
-	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(&kp), jws.WithCompact())
+	payload, kp, err := verifySignature(s.keys, token)
 	if err != nil || kp.typ != idTokenTyp {
 		return IDTokenHint{}, ErrBadIDTokenHint
 	}

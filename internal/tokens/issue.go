@@ -92,10 +92,28 @@ func (w *claimWriter) aud(v []string) {
 
 func (w *claimWriter) bytes() []byte { return append(w.b, '}') }
 
-// appendString appends s as a JSON string.
+// appendString appends s as a JSON string, as json.Marshal writes it
+// (HTML characters escaped too); printable ASCII that needs no escape —
+// every claim idp writes but a user's name or email — is copied as is.
 func appendString(b []byte, s string) []byte {
+	if needsNoEscape(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	q, _ := json.Marshal(s) // a string always marshals
 	return append(b, q...)
+}
+
+// needsNoEscape: json.Marshal writes s between quotes unchanged.
+func needsNoEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // signAccess makes an access token for u in session sid, issued at now.

@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -49,5 +50,48 @@ func TestSignMatchesJWX(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJSONFastPaths: the fast paths write and read strings and numbers
+// exactly as encoding/json does.
+func TestJSONFastPaths(t *testing.T) {
+	for _, s := range []string{"", "alice@example.com", "a b", "<script>", "a&b", `q"uote`, `back\slash`, "tab\t", "é", "\u2028", "\x7f", "\xff", "~"} {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Errorf("appendString(%q) = %s, json.Marshal %s", s, got, want)
+		}
+		got, ok := str(want)
+		var back string
+		_ = json.Unmarshal(want, &back)
+		if !ok || got != back {
+			t.Errorf("str(%s) = %q %v, json.Unmarshal %q", want, got, ok, back)
+		}
+	}
+	for _, raw := range []string{`"x`, `"x\"`, `x"`, `""`} {
+		var s string
+		errJSON := json.Unmarshal([]byte(raw), &s)
+		got, ok := str([]byte(raw))
+		if ok != (errJSON == nil) || ok && got != s {
+			t.Errorf("str(%s) = %q %v, json.Unmarshal %q %v", raw, got, ok, s, errJSON)
+		}
+	}
+	for _, tc := range []struct {
+		raw string
+		ok  bool
+	}{{"1900000000", true}, {"1.9e9", true}, {"1900000000.75", true}, {"-1", false}, {"0x10", false}, {"+1", false}, {"1.", false},
+		{"Inf", false}, {"NaN", false}, {"1_0", false}, {"true", false}, {"null", false}, {`"1"`, false}, {"[1]", false}, {" 17 ", true}} {
+		got, ok := numericDate([]byte(tc.raw))
+		if ok != tc.ok {
+			t.Errorf("numericDate(%s): ok %v, want %v", tc.raw, ok, tc.ok)
+		}
+		if ok {
+			var n json.Number
+			_ = json.Unmarshal([]byte(tc.raw), &n)
+			f, _ := n.Float64()
+			if got.Unix() != int64(f) {
+				t.Errorf("numericDate(%s) = %d, want %d", tc.raw, got.Unix(), int64(f))
+			}
+		}
 	}
 }

@@ -195,19 +195,25 @@ func skipSpace(b []byte, i int) int {
 // checkHeader decodes a compact token's protected header strictly and
 // honours crit (RFC 7515 §4.1.11): idp understands no extension header
 // parameters, so a token that marks any as critical is rejected — as is an
-// empty or malformed crit, which the RFC forbids.
-func checkHeader(token string) error {
+// empty or malformed crit, which the RFC forbids. b64 (RFC 7797, an
+// unencoded payload) is refused too, with or without crit: idp's tokens
+// never carry it, and reading the payload as base64url regardless would
+// verify a different message than a library honouring it.
+func checkHeader(token string) (map[string]json.RawMessage, error) {
 	seg, _, _ := strings.Cut(token, ".")
 	raw, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
-		return invalid("malformed header")
+		return nil, invalid("malformed header")
 	}
 	h, err := strictObject(raw)
 	if err != nil {
-		return invalid("header: " + err.Error())
+		return nil, invalid("header: " + err.Error())
 	}
 	if _, present := h["crit"]; present {
-		return invalid("crit header parameter (no extensions are understood)")
+		return nil, invalid("crit header parameter (no extensions are understood)")
 	}
-	return nil
+	if _, present := h["b64"]; present {
+		return nil, invalid("b64 header parameter (unencoded payloads are not accepted)")
+	}
+	return h, nil
 }

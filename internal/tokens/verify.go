@@ -2,11 +2,11 @@ package tokens
 
 import (
 	"bytes"
-	"context"
+	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -61,16 +61,9 @@ func (s *Service) parse(token string, want kind) (*claims, error) {
 	if err := checkCompact(token); err != nil {
 		return nil, err
 	}
-	if err := checkHeader(token); err != nil {
-		return nil, err
-	}
-	kp := keyProvider{keys: s.keys}
-	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(&kp), jws.WithCompact())
+	payload, kp, err := verifySignature(s.keys, token)
 	if err != nil {
-		if kp.reason != "" {
-			return nil, invalid(kp.reason)
-		}
-		return nil, invalid("signature")
+		return nil, err
 	}
 
 	raw, err := strictObject(payload)
@@ -250,37 +243,66 @@ func canonicalSegment(seg string) bool {
 	return true
 }
 
-// keyProvider hands jws.Verify the key the token's kid names, with the
-// KEY's algorithm; the header's alg must equal it (RFC 8725 §3.1). jwx
-// verifies with the algorithm given here, never the header's.
-type keyProvider struct {
-	keys   KeySource
-	kid    string
-	typ    string
-	alg    jwa.SignatureAlgorithm // the key's
-	reason string                 // why no key was given
+// signed is what verifySignature learnt from a token's header and key.
+type signed struct {
+	kid string
+	typ string
+	alg jwa.SignatureAlgorithm // the key's
 }
 
-func (p *keyProvider) FetchKeys(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
-	h := sig.ProtectedHeaders()
-	kid := h.KeyID()
-	if kid == "" {
-		p.reason = "no kid"
-		return errors.New(p.reason)
-	}
-	key, err := p.keys.VerificationKey(kid)
+// verifySignature verifies a compact token (checkCompact first) and
+// returns its payload. The protected header is decoded strictly (see
+// checkHeader); the key is the one its kid names, and verification uses
+// the KEY's algorithm — the header's alg must equal it (RFC 8725 §3.1) —
+// through jwx's verifier for that algorithm. Errors are ErrTokenInvalid
+// with the reason.
+func verifySignature(keys KeySource, token string) ([]byte, signed, error) {
+	h, err := checkHeader(token)
 	if err != nil {
-		p.reason = "unknown kid"
-		return errors.New(p.reason)
+		return nil, signed{}, err
 	}
-	if h.Algorithm() != key.Alg || !allowedAlg(key.Alg) {
-		p.reason = "alg does not match the key"
-		return errors.New(p.reason)
+	kid, ok := str(h[jws.KeyIDKey])
+	if !ok || kid == "" {
+		return nil, signed{}, invalid("no kid")
 	}
-	p.kid, p.typ, p.alg = kid, h.Type(), key.Alg
-	sink.Key(key.Alg, key.PublicKey())
-	return nil
+	key, err := keys.VerificationKey(kid)
+	if err != nil {
+		return nil, signed{}, invalid("unknown kid")
+	}
+	if alg, ok := str(h[jws.AlgorithmKey]); !ok || alg != string(key.Alg) || !allowedAlg(key.Alg) {
+		return nil, signed{}, invalid("alg does not match the key")
+	}
+	typ, ok := str(h[jws.TypeKey])
+	if !ok && h[jws.TypeKey] != nil {
+		return nil, signed{}, invalid("typ")
+	}
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil {
+		return nil, signed{}, invalid("malformed")
+	}
+	if verifiers[key.Alg].Verify([]byte(token[:dot]), sig, key.PublicKey()) != nil {
+		return nil, signed{}, invalid("signature")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(token[strings.IndexByte(token, '.')+1 : dot])
+	if err != nil {
+		return nil, signed{}, invalid("malformed")
+	}
+	return payload, signed{kid: kid, typ: typ, alg: key.Alg}, nil
 }
+
+// verifiers are jwx's, one per algorithm idp accepts (stateless).
+var verifiers = func() map[jwa.SignatureAlgorithm]jws.Verifier {
+	m := map[jwa.SignatureAlgorithm]jws.Verifier{}
+	for _, alg := range []jwa.SignatureAlgorithm{jwa.RS256, jwa.EdDSA, jwa.ES256} {
+		v, err := jws.NewVerifier(alg)
+		if err != nil {
+			panic(err) // jwx supports all three
+		}
+		m[alg] = v
+	}
+	return m
+}()
 
 // allowedAlg: only the asymmetric algorithms idp signs with.
 func allowedAlg(a jwa.SignatureAlgorithm) bool {
@@ -292,11 +314,28 @@ func str(v json.RawMessage) (string, bool) {
 	if len(v) == 0 || v[0] != '"' {
 		return "", false
 	}
+	if plainString(v) {
+		return string(v[1 : len(v)-1]), true
+	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// plainString: v is a JSON string of printable ASCII without escapes, so
+// its content is its bytes (what json.Unmarshal would make of it).
+func plainString(v []byte) bool {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return false
+	}
+	for _, c := range v[1 : len(v)-1] {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // integer reads a JSON integer (no fraction, no exponent) that fits int64.
@@ -308,11 +347,12 @@ func integer(v json.RawMessage) (int64, bool) {
 // numericDate reads a JSON number of seconds since the epoch (RFC 7519
 // NumericDate; a fraction is allowed and truncated).
 func numericDate(v json.RawMessage) (time.Time, bool) {
-	var n json.Number
-	if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
+	// A valid JSON value that ParseFloat reads is a JSON number: what
+	// json.Number.Float64 would parse, without decoding into one.
+	if len(v) == 0 || v[0] == '"' || !json.Valid(v) {
 		return time.Time{}, false
 	}
-	f, err := n.Float64()
+	f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
 	if err != nil || f < 0 || f > math.MaxInt32*4 || math.IsNaN(f) {
 		return time.Time{}, false
 	}
